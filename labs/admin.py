@@ -1,0 +1,107 @@
+"""Django admin for lab admins, scoped to the labs they administer.
+
+Superusers see everything. Staff users see only the labs where they are ``lab_admin``; GMP
+records (``read_only_model = True``) are view-only here: they change only through services.
+"""
+
+from django.contrib import admin, messages
+
+from labs.models import Instrument, InstrumentCredential, Lab, Membership, Role
+from labs.scoping import lab_ids_for_user
+from labs.services import instrument_credential_issue, instrument_credential_revoke
+
+ADMIN_ROLES = (Role.LAB_ADMIN,)
+
+
+class LabScopedAdmin(admin.ModelAdmin):
+    read_only_model = False
+
+    def _is_lab_admin(self, request) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and (
+            user.is_superuser or lab_ids_for_user(user, roles=ADMIN_ROLES).exists()
+        )
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.for_user(request.user, roles=ADMIN_ROLES)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if not request.user.is_superuser and hasattr(related, "lab_field"):
+            kwargs["queryset"] = related.objects.for_user(request.user, roles=ADMIN_ROLES)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_module_permission(self, request):
+        return self._is_lab_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_lab_admin(request)
+
+    def has_add_permission(self, request):
+        return not self.read_only_model and self._is_lab_admin(request)
+
+    def has_change_permission(self, request, obj=None):
+        return not self.read_only_model and self._is_lab_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        # Nothing in a GMP system is deleted from the admin; retire or revoke instead.
+        return False
+
+
+@admin.register(Lab)
+class LabAdmin(LabScopedAdmin):
+    list_display = ("name", "slug", "timezone", "digest_hour")
+    search_fields = ("name", "slug")
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+
+@admin.register(Membership)
+class MembershipAdmin(LabScopedAdmin):
+    list_display = ("user", "lab", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__username",)
+
+
+class CredentialInline(admin.TabularInline):
+    model = InstrumentCredential
+    fields = ("prefix", "created_at", "created_by", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(LabScopedAdmin):
+    list_display = ("name", "lab", "kind", "make", "model", "serial", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "serial")
+    inlines = [CredentialInline]
+    actions = ["issue_token", "revoke_tokens"]
+
+    @admin.action(description="Issue a new API token (shown once)")
+    def issue_token(self, request, queryset):
+        for instrument in queryset:
+            _, token = instrument_credential_issue(instrument=instrument, actor=request.user)
+            self.message_user(
+                request,
+                f"Token for {instrument.name} (copy it now, it is not shown again): {token}",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Revoke all tokens")
+    def revoke_tokens(self, request, queryset):
+        credentials = InstrumentCredential.objects.filter(
+            instrument__in=queryset, revoked_at__isnull=True
+        )
+        for credential in credentials:
+            instrument_credential_revoke(credential=credential, actor=request.user,
+                                         reason="revoked in admin")
+        self.message_user(request, f"Revoked {len(credentials)} token(s).")

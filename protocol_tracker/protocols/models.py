@@ -1,0 +1,186 @@
+"""Versioned protocol templates: stages (a DAG), recurring bench tasks, QC checkpoints and specs.
+
+A published version is frozen: services refuse to change it and the admin shows it read-only.
+Changing a protocol means a new version (a draft cloned from it); runs pin the version they use.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from labs.scoping import LabScopedQuerySet
+
+
+class ProtocolStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+    RETIRED = "retired", _("Retired")
+
+
+class StageKind(models.TextChoices):
+    COLLECTION = "collection", _("Collection")
+    REPROGRAMMING = "reprogramming", _("Reprogramming")
+    EXPANSION = "expansion", _("Expansion")
+    BANKING = "banking", _("Banking")
+    DIFFERENTIATION = "differentiation", _("Differentiation")
+    RELEASE = "release", _("Release")
+    TRANSPLANT = "transplant", _("Transplant")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+
+
+class ValueType(models.TextChoices):
+    NUMBER = "number", _("Number")
+    PERCENT = "percent", _("Percent")
+    BOOLEAN = "boolean", _("Yes / no")
+    CHOICE = "choice", _("Choice")
+    TEXT = "text", _("Text")
+    FILE = "file", _("File")
+
+
+class RecordedBy(models.TextChoices):
+    PERSON = "person", _("People")
+    INSTRUMENT = "instrument", _("Instruments")
+    ANY = "any", _("People or instruments")
+
+
+class ProtocolTemplate(models.Model):
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="protocols")
+    code = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=16, choices=ProtocolStatus.choices, default=ProtocolStatus.DRAFT
+    )
+    description = models.TextField(blank=True)
+    previous_version = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="next_versions"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "lab"
+
+    class Meta:
+        ordering = ["lab", "code", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab", "code", "version"], name="protocol_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status != ProtocolStatus.DRAFT
+
+
+class StageTemplate(models.Model):
+    protocol = models.ForeignKey(ProtocolTemplate, on_delete=models.PROTECT, related_name="stages")
+    key = models.SlugField(max_length=64)
+    order = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=StageKind.choices)
+    expected_duration = models.DurationField()
+    window_early = models.DurationField(
+        help_text=_("May finish this long before its due time without a deviation.")
+    )
+    window_late = models.DurationField(
+        help_text=_("May finish this long after its due time without a deviation.")
+    )
+    reminder_lead = models.DurationField(
+        null=True, blank=True, help_text=_("'Due soon' lead time; the lab's default when empty.")
+    )
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="dependants"
+    )
+    description = models.TextField(blank=True)
+    source = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "protocol__lab"
+
+    class Meta:
+        ordering = ["protocol", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "key"], name="stage_key_unique"),
+            models.UniqueConstraint(fields=["protocol", "order"], name="stage_order_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.name}"
+
+
+class TaskTemplate(models.Model):
+    """Recurring bench work inside a stage: every N hours, or on given days from the stage start."""
+
+    stage = models.ForeignKey(StageTemplate, on_delete=models.PROTECT, related_name="tasks")
+    key = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    every = models.DurationField(null=True, blank=True)
+    on_days = models.JSONField(null=True, blank=True)
+    description = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "stage__protocol__lab"
+
+    class Meta:
+        ordering = ["stage", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["stage", "key"], name="task_key_unique"),
+            models.CheckConstraint(
+                condition=(models.Q(every__isnull=False, on_days__isnull=True)
+                           | models.Q(every__isnull=True, on_days__isnull=False)),
+                name="task_every_xor_on_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CheckpointTemplate(models.Model):
+    stage = models.ForeignKey(StageTemplate, on_delete=models.PROTECT, related_name="checkpoints")
+    protocol = models.ForeignKey(
+        ProtocolTemplate, on_delete=models.PROTECT, related_name="checkpoints"
+    )
+    key = models.SlugField(max_length=64)
+    order = models.PositiveIntegerField(default=0)
+    assay = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    metric = models.CharField(max_length=100)
+    unit = models.CharField(max_length=32, blank=True)
+    value_type = models.CharField(max_length=16, choices=ValueType.choices)
+    spec = models.JSONField(default=dict, blank=True)
+    blocking = models.BooleanField(default=True)
+    recorded_by = models.CharField(max_length=16, choices=RecordedBy.choices,
+                                   default=RecordedBy.ANY)
+    analyte = models.CharField(max_length=32, blank=True)
+    pending_allowed = models.BooleanField(
+        default=False, help_text=_("May still be pending at a conditional release.")
+    )
+    retest_every_passages = models.PositiveIntegerField(null=True, blank=True)
+    source = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "protocol__lab"
+
+    class Meta:
+        ordering = ["stage", "order", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "key"], name="checkpoint_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,241 @@
+"""Donors, runs (batches), stage runs and bench task occurrences."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from labs.scoping import LabScopedQuerySet
+
+DONOR_CODE_VALIDATOR = RegexValidator(
+    r"^[A-Z0-9][A-Z0-9-]{2,31}$",
+    _("A donor code is 3-32 capital letters, digits and dashes: a pseudonym, never a name."),
+)
+
+
+class ConsentScope(models.TextChoices):
+    REPROGRAMMING = "reprogramming", _("Reprogramming")
+    BANKING = "banking", _("Banking")
+    GENETIC_TESTING = "genetic_testing", _("Genetic testing")
+    FUTURE_USE = "future_use", _("Future research use")
+
+
+class Donor(models.Model):
+    """A pseudonymous donor: a code and consent, nothing that identifies the person."""
+
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="donors")
+    code = models.CharField(max_length=32, validators=[DONOR_CODE_VALIDATOR])
+    consent_given = models.BooleanField(default=False)
+    consent_scope = models.JSONField(default=list, blank=True)
+    consent_version = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "lab"
+
+    class Meta:
+        ordering = ["lab", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["lab", "code"], name="donor_code_unique_in_lab"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class RunStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    ACTIVE = "active", _("Active")
+    ON_HOLD = "on_hold", _("On hold")
+    COMPLETED = "completed", _("Completed")
+    RELEASED = "released", _("Released")
+    REJECTED = "rejected", _("Rejected")
+    TERMINATED = "terminated", _("Terminated")
+
+
+class Run(models.Model):
+    ALLOWED_TRANSITIONS = {
+        RunStatus.PLANNED: {RunStatus.ACTIVE, RunStatus.TERMINATED},
+        RunStatus.ACTIVE: {RunStatus.ON_HOLD, RunStatus.COMPLETED, RunStatus.REJECTED,
+                           RunStatus.TERMINATED},
+        RunStatus.ON_HOLD: {RunStatus.ACTIVE, RunStatus.TERMINATED, RunStatus.REJECTED},
+        RunStatus.COMPLETED: {RunStatus.RELEASED, RunStatus.REJECTED},
+        RunStatus.RELEASED: set(),
+        RunStatus.REJECTED: set(),
+        RunStatus.TERMINATED: set(),
+    }
+    CLOSED = frozenset({RunStatus.RELEASED, RunStatus.REJECTED, RunStatus.TERMINATED})
+
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="runs")
+    protocol = models.ForeignKey(
+        "protocols.ProtocolTemplate", on_delete=models.PROTECT, related_name="runs"
+    )
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="runs")
+    code = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=RunStatus.choices,
+                              default=RunStatus.PLANNED)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    passage = models.PositiveIntegerField(
+        default=0, help_text=_("Passage number of the cells; follows them across splits and thaws.")
+    )
+    planned_start = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    conditional_release = models.BooleanField(default=False)
+    pending_tests = models.JSONField(
+        default=list, blank=True, help_text=_("Checkpoint keys still pending at release.")
+    )
+    flagged = models.BooleanField(default=False)
+    flag_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "lab"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lab", "code"], name="run_code_unique_in_lab"),
+        ]
+        indexes = [models.Index(fields=["lab", "status"], name="run_lab_status_idx")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.ALLOWED_TRANSITIONS.get(self.status, set())
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in self.CLOSED
+
+
+class StageStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    READY = "ready", _("Ready")
+    IN_PROGRESS = "in_progress", _("In progress")
+    AWAITING_QC = "awaiting_qc", _("Awaiting QC")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+
+
+OPEN_STAGE_STATUSES = (StageStatus.READY, StageStatus.IN_PROGRESS, StageStatus.AWAITING_QC)
+
+
+class StageRun(models.Model):
+    ALLOWED_TRANSITIONS = {
+        StageStatus.PENDING: {StageStatus.READY, StageStatus.SKIPPED},
+        StageStatus.READY: {StageStatus.IN_PROGRESS, StageStatus.SKIPPED},
+        StageStatus.IN_PROGRESS: {StageStatus.AWAITING_QC, StageStatus.COMPLETED,
+                                  StageStatus.FAILED},
+        StageStatus.AWAITING_QC: {StageStatus.IN_PROGRESS, StageStatus.COMPLETED,
+                                  StageStatus.FAILED},
+        StageStatus.COMPLETED: set(),
+        StageStatus.FAILED: set(),
+        StageStatus.SKIPPED: set(),
+    }
+
+    run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="stage_runs")
+    stage = models.ForeignKey(
+        "protocols.StageTemplate", on_delete=models.PROTECT, related_name="stage_runs"
+    )
+    order = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=StageStatus.choices,
+                              default=StageStatus.PENDING)
+    planned_start = models.DateTimeField()
+    due_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    notes = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "run__lab"
+
+    class Meta:
+        ordering = ["run", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "stage"], name="stage_run_unique"),
+        ]
+        indexes = [
+            # The reminder sweep reads only open stage runs by due time: its cost follows the
+            # open work, not the table.
+            models.Index(
+                fields=["due_at"],
+                name="stage_run_open_due_idx",
+                condition=models.Q(status__in=["ready", "in_progress", "awaiting_qc"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run.code} / {self.stage.name}"
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.ALLOWED_TRANSITIONS.get(self.status, set())
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STAGE_STATUSES
+
+
+class TaskOccurrence(models.Model):
+    """A dated instance of a bench task within a stage run."""
+
+    stage_run = models.ForeignKey(StageRun, on_delete=models.PROTECT, related_name="tasks")
+    task = models.ForeignKey(
+        "protocols.TaskTemplate", on_delete=models.PROTECT, related_name="occurrences"
+    )
+    due_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    skipped = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "stage_run__run__lab"
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["stage_run", "task", "due_at"],
+                                    name="task_occurrence_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                name="task_occ_open_due_idx",
+                condition=models.Q(done_at__isnull=True, skipped=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task.name} @ {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.done_at is None and not self.skipped
