@@ -116,6 +116,9 @@ def _database(raw: str, var_dir: Path) -> dict:
         # "database is locked" when two processes write at once.
         db["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE",
                               "init_command": "PRAGMA journal_mode=WAL;"})
+        # A file, not memory, for the test database: tests that start a real Celery worker
+        # process need it to see the same data.
+        db["TEST"] = {"NAME": str(var_dir / "test_db.sqlite3")}
     else:
         db["ENGINE"] = "django.db.backends.postgresql"
         if not db.get("NAME"):

@@ -106,3 +106,12 @@ def other_technician(other_lab):
 @pytest.fixture
 def other_reviewer(other_lab):
     return _member(other_lab, "reviewer", "reviewer-b")
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """A real worker process on the configured broker (embedded filesystem broker or Redis)."""
+    from tests.celery_worker import celery_process
+
+    with celery_process("worker", log_dir=tmp_path) as proc:
+        yield proc
