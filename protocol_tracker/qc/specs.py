@@ -81,7 +81,7 @@ SPEC_KEYS: tuple[str, ...] = (
 
 _NUMERIC = frozenset({ValueType.NUMBER, ValueType.PERCENT})
 _STRINGY = frozenset({ValueType.CHOICE, ValueType.TEXT, ValueType.FILE})
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 _AMBIGUOUS_BOOLEAN = frozenset(
