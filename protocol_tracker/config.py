@@ -210,6 +210,8 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
 
     database_url = _get(environ_, "DATABASE_URL", f"sqlite:///{var_dir / 'db.sqlite3'}")
     database = _database(database_url or "", var_dir)
+    if production and database["ENGINE"].endswith("sqlite3"):
+        raise ConfigError("DATABASE_URL: production needs PostgreSQL (postgres://user@host/name)")
 
     broker_url, broker_options, result_backend = _broker(
         _get(environ_, "CELERY_BROKER_URL"), var_dir
