@@ -208,43 +208,41 @@ def _parse(text: str, mapping: dict[str, Any]) -> list[CsvRow]:
     wanted = [mapping["sample_id"], *(spec["column"] for spec in mapping["fields"].values())]
     delimiter = mapping.get("delimiter") or _detect_delimiter(body, wanted)
 
-    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     header_line = 0
     columns: dict[str, int] = {}
     rows: list[CsvRow] = []
     errors: list[str] = []
     bad_lines: set[int] = set()
-    try:
-        while True:
-            line = skip_rows + reader.line_num + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            if not any(cell.strip() for cell in record):
-                continue
-            if header is None:
-                header, header_line = [cell.strip() for cell in record], line
-                columns = _locate_columns(header, mapping, header_line)
-                continue
-            row, row_errors = _read_row(record, line, header, columns, mapping, decimal)
-            if row_errors:
-                errors.extend(row_errors)
-                bad_lines.add(line)
-            elif row is not None:
-                rows.append(row)
-    except csv.Error as exc:
-        raise ParseError(
-            f"malformed CSV on line {skip_rows + reader.line_num}: {exc}", errors=errors
-        ) from exc
+    while True:
+        line = skip_rows + reader.line_num + 1  # where the next record starts
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ParseError(
+                f"malformed CSV in the record starting on line {line}: {exc}", errors=errors
+            ) from exc
+        if not any(cell.strip() for cell in record):
+            continue
+        if header is None:
+            header, header_line = [cell.strip() for cell in record], line
+            columns = _locate_columns(header, mapping, header_line)
+            continue
+        row, row_errors = _read_row(record, line, header, columns, mapping, decimal)
+        if row_errors:
+            errors.extend(row_errors)
+            bad_lines.add(line)
+        elif row is not None:
+            rows.append(row)
 
     if header is None:
         raise ParseError("no header row: the file has no non-blank lines after the preamble")
     if errors:
         raise ParseError(
-            f"{len(bad_lines)} invalid row(s) in the CSV export "
-            f"(header on line {header_line})",
+            f"{len(bad_lines)} invalid row(s) in the CSV export (header on line {header_line})",
             errors=errors,
         )
     if not rows:

@@ -136,8 +136,7 @@ def _parse(data: bytes) -> FcsMetadata:
     version = data[3:6].decode("latin-1")
     if version not in SUPPORTED_VERSIONS:
         raise ParseError(
-            f"unsupported FCS version {version!r} "
-            f"(supported: {', '.join(SUPPORTED_VERSIONS)})"
+            f"unsupported FCS version {version!r} (supported: {', '.join(SUPPORTED_VERSIONS)})"
         )
 
     notes: list[str] = []
@@ -281,17 +280,18 @@ def _split_tokens(text: str, delimiter: str) -> list[str]:
     buffer: list[str] = []
     i, n = 1, len(text)
     while i < n:
-        char = text[i]
-        if char != delimiter:
-            buffer.append(char)
-            i += 1
-        elif i + 2 < n and text[i + 1] == delimiter:
+        j = text.find(delimiter, i)
+        if j == -1:
+            buffer.append(text[i:])
+            break
+        buffer.append(text[i:j])
+        if j + 2 < n and text[j + 1] == delimiter:
             buffer.append(delimiter)
-            i += 2
+            i = j + 2
         else:
             tokens.append("".join(buffer))
             buffer = []
-            i += 1
+            i = j + 1
     rest = "".join(buffer)
     if rest.strip(" \x00\r\n\t"):  # last value without a closing delimiter
         tokens.append(rest)
