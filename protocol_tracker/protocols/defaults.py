@@ -35,7 +35,7 @@ CONV = "CONV (common convention; lab must confirm)"
 SOURCES: dict[str, str] = {
     "S2": "[S2] Changzheng press release",
     "S7": "[S7] Cheng X et al., Cell Stem Cell 2012 (EnSC)",
-    "S9": "[S9] secondary blog on [S8] (later E-islet process)",
+    "S9": "[S9] secondary blog on the 2026 CEMCS press release (later E-islet process)",
     "R1": "[R1] ISSCR Standards (material and consent terms)",
     "R2": "[R2] CiRA iPS cell stock QC",
     "R3": "[R3] Novoa et al. GMP hiPSC (LUMC)",
@@ -204,7 +204,9 @@ DAY = 24
 WEEK = 7 * DAY
 
 
-def _media_change(description: str = "Daily full medium change; log medium and supplement lots.") -> dict[str, Any]:
+def _media_change(
+    description: str = "Daily full medium change; log medium and supplement lots.",
+) -> dict[str, Any]:
     return _task(
         "media_change",
         "Medium change",
@@ -1703,8 +1705,7 @@ _SC_BETA_STAGES: list[dict[str, Any]] = [
                 recorded_by="person",
                 source=_src("R4", CONV),
                 notes=(
-                    "Passage window is lab-defined (CONV); genetics re-test every 10 passages "
-                    "[R4]."
+                    "Passage window is lab-defined (CONV); genetics re-test every 10 passages [R4]."
                 ),
             ),
         ],
@@ -2199,9 +2200,10 @@ PROTOCOLS: list[dict[str, Any]] = [
             "Modelled on the Shanghai Changzheng case (Wu J. et al., Cell Discovery 2024) and "
             "the EnSC platform of Cheng et al. (Cell Stem Cell 2012). QC gates come from the "
             "published iPSC bank, islet-product and iPSC-derived-product specifications cited "
-            "on each checkpoint; conventions are marked CONV for the lab to confirm, and "
-            "Changzheng-specific details that could not be verified (transplant site, dose, "
-            "reprogramming method, glycaemic values) are left out as per-run fields."
+            "on each checkpoint; conventions are marked CONV for the lab to confirm. "
+            "Changzheng-specific details that are unverified or were not found (transplant "
+            "site and dose, reprogramming method, glycaemic values) are left out: site, dose "
+            "and method are per-run fields."
         ),
         "stages": _E_ISLET_STAGES,
     },
