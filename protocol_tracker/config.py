@@ -47,6 +47,7 @@ class Config:
     hsts_seconds: int
     behind_proxy: bool
     extra: dict = field(default_factory=dict)
+    reminder_retry_seconds: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -136,6 +137,8 @@ def _broker(raw: str | None, var_dir: Path) -> tuple[str, dict, str]:
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            # Broadcast (remote control) files; kombu's default is ./control in the cwd.
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
         return "filesystem://", options, f"file://{var_dir / 'results'}"
@@ -235,6 +238,7 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
             environ_, "DEFAULT_FROM_EMAIL", "protocol-tracker@localhost"
         ) or "",
         reminder_sweep_seconds=_int(environ_, "REMINDER_SWEEP_SECONDS", 60, lo=5, hi=3600),
+        reminder_retry_seconds=_int(environ_, "REMINDER_RETRY_SECONDS", 30, lo=1, hi=600),
         port=_int(environ_, "PORT", 8000, lo=1, hi=65535),
         log_level=(_get(environ_, "LOG_LEVEL", "INFO") or "").upper(),
         secure_ssl_redirect=_bool(environ_, "SECURE_SSL_REDIRECT", default=production),

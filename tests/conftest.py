@@ -115,3 +115,9 @@ def celery_worker(transactional_db, tmp_path):
 
     with celery_process("worker", log_dir=tmp_path) as proc:
         yield proc
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Argon2 costs ~0.4 s a user; tests check behaviour, not hashing strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -15,16 +15,24 @@ def test_healthz_reports_both_components(client):
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_when_the_broker_is_down(client, settings):
-    from protocol_tracker.celery import app
+def test_healthz_is_503_when_redis_is_down(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
 
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = original
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["broker"] == {"ok": False, "transport": "redis",
+                                         "error": "OperationalError"}
+    assert response.json()["status"] == "unavailable"
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_embedded_broker_folder_is_gone(client, settings, tmp_path):
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "missing")}
+
+    response = client.get("/healthz")
 
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
-    assert response.json()["status"] == "unavailable"
