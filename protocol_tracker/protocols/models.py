@@ -65,6 +65,11 @@ class ProtocolTemplate(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     published_at = models.DateTimeField(null=True, blank=True)
+    definition_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=_("SHA-256 of the canonical definition, set when the version is frozen."),
+    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "lab"
@@ -139,8 +144,10 @@ class TaskTemplate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["stage", "key"], name="task_key_unique"),
             models.CheckConstraint(
-                condition=(models.Q(every__isnull=False, on_days__isnull=True)
-                           | models.Q(every__isnull=True, on_days__isnull=False)),
+                condition=(
+                    models.Q(every__isnull=False, on_days__isnull=True)
+                    | models.Q(every__isnull=True, on_days__isnull=False)
+                ),
                 name="task_every_xor_on_days",
             ),
         ]
@@ -163,8 +170,9 @@ class CheckpointTemplate(models.Model):
     value_type = models.CharField(max_length=16, choices=ValueType.choices)
     spec = models.JSONField(default=dict, blank=True)
     blocking = models.BooleanField(default=True)
-    recorded_by = models.CharField(max_length=16, choices=RecordedBy.choices,
-                                   default=RecordedBy.ANY)
+    recorded_by = models.CharField(
+        max_length=16, choices=RecordedBy.choices, default=RecordedBy.ANY
+    )
     analyte = models.CharField(max_length=32, blank=True)
     pending_allowed = models.BooleanField(
         default=False, help_text=_("May still be pending at a conditional release.")

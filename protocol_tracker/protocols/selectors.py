@@ -1,1 +1,232 @@
-"""selectors."""
+"""Reads of protocol templates: lab-scoped, prefetched, and the version-to-version diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from protocol_tracker.protocols.definition import (
+    CHECKPOINT_KEYS,
+    TASK_KEYS,
+    timedelta_to_hours,
+    topological_order,
+)
+from protocol_tracker.protocols.models import (
+    CheckpointTemplate,
+    ProtocolStatus,
+    ProtocolTemplate,
+    StageTemplate,
+    TaskTemplate,
+)
+
+__all__ = [
+    "protocol_detail",
+    "protocol_diff",
+    "protocol_export",
+    "protocol_latest_published",
+    "protocol_versions",
+    "protocols_for_user",
+    "stage_order",
+]
+
+
+def protocols_for_user(user, *, status: str | None = None) -> QuerySet[ProtocolTemplate]:
+    """Protocol versions of the user's labs, newest version of each code first."""
+    qs = ProtocolTemplate.objects.for_user(user).select_related("lab", "created_by", "published_by")
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs.order_by("lab__name", "code", "-version")
+
+
+def _stage_prefetch() -> Prefetch:
+    return Prefetch(
+        "stages",
+        queryset=StageTemplate.objects.order_by("order").prefetch_related(
+            Prefetch("depends_on", queryset=StageTemplate.objects.order_by("order")),
+            Prefetch("tasks", queryset=TaskTemplate.objects.order_by("key")),
+            Prefetch("checkpoints", queryset=CheckpointTemplate.objects.order_by("order", "key")),
+        ),
+    )
+
+
+def protocol_detail(*, protocol_id: int, user) -> ProtocolTemplate:
+    """One protocol of the user's labs with stages → depends_on / tasks / checkpoints prefetched.
+
+    Five queries whatever the size. Another lab's protocol raises ``DoesNotExist`` like a
+    missing one.
+    """
+    return (
+        ProtocolTemplate.objects.for_user(user)
+        .select_related("lab", "previous_version", "created_by", "published_by")
+        .prefetch_related(_stage_prefetch())
+        .get(pk=protocol_id)
+    )
+
+
+def protocol_latest_published(*, lab, code: str) -> ProtocolTemplate | None:
+    """The highest published version of ``code`` in ``lab`` (what a new run should use)."""
+    return (
+        ProtocolTemplate.objects.for_lab(lab)
+        .filter(code=code, status=ProtocolStatus.PUBLISHED)
+        .order_by("-version")
+        .first()
+    )
+
+
+def protocol_versions(*, protocol: ProtocolTemplate) -> QuerySet[ProtocolTemplate]:
+    """Every version of the same code in the same lab, newest first (for the compare picker)."""
+    return (
+        ProtocolTemplate.objects.for_lab(protocol.lab_id)
+        .filter(code=protocol.code)
+        .select_related("published_by", "created_by")
+        .order_by("-version")
+    )
+
+
+def stage_order(protocol: ProtocolTemplate) -> list[StageTemplate]:
+    """Stages in topological order (upstream first; ties by ``order``).
+
+    Uses the prefetched stages and edges of :func:`protocol_detail` when present, else two
+    queries.
+    """
+    cache = getattr(protocol, "_prefetched_objects_cache", {})
+    if "stages" in cache:
+        stages = sorted(cache["stages"], key=lambda s: s.order)
+        edges = {s.key: [d.key for d in s.depends_on.all()] for s in stages}
+    else:
+        stages = list(StageTemplate.objects.filter(protocol=protocol).order_by("order"))
+        edges = _edges_by_key(protocol, stages)
+    by_key = {s.key: s for s in stages}
+    return [by_key[k] for k in topological_order([s.key for s in stages], edges)]
+
+
+def _edges_by_key(protocol: ProtocolTemplate, stages: list[StageTemplate]) -> dict[str, list[str]]:
+    key_of = {s.pk: s.key for s in stages}
+    edges: dict[str, list[str]] = {s.key: [] for s in stages}
+    through = StageTemplate.depends_on.through
+    rows = through.objects.filter(from_stagetemplate__protocol=protocol).values_list(
+        "from_stagetemplate_id", "to_stagetemplate_id"
+    )
+    for from_id, to_id in rows:
+        edges[key_of[from_id]].append(key_of[to_id])
+    return edges
+
+
+def protocol_export(*, protocol: ProtocolTemplate) -> dict[str, Any]:
+    """The protocol as a canonical definition (the schema of ``defaults.py``; hours).
+
+    Importing the result into any lab recreates the same protocol; its hash is the version's
+    ``definition_hash``. Four queries, or none after :func:`protocol_detail`.
+    """
+    cache = getattr(protocol, "_prefetched_objects_cache", {})
+    if "stages" in cache:
+        stages = sorted(cache["stages"], key=lambda s: s.order)
+        edges = {s.key: [d.key for d in s.depends_on.all()] for s in stages}
+        tasks = {s.pk: sorted(s.tasks.all(), key=lambda t: t.key) for s in stages}
+        checkpoints = {
+            s.pk: sorted(s.checkpoints.all(), key=lambda c: (c.order, c.key)) for s in stages
+        }
+    else:
+        stages = list(StageTemplate.objects.filter(protocol=protocol).order_by("order"))
+        edges = _edges_by_key(protocol, stages)
+        tasks = {s.pk: [] for s in stages}
+        for task in TaskTemplate.objects.filter(stage__protocol=protocol).order_by("key"):
+            tasks[task.stage_id].append(task)
+        checkpoints = {s.pk: [] for s in stages}
+        for cp in CheckpointTemplate.objects.filter(protocol=protocol).order_by("order", "key"):
+            checkpoints[cp.stage_id].append(cp)
+    return {
+        "code": protocol.code,
+        "name": protocol.name,
+        "description": protocol.description,
+        "stages": [
+            {
+                "key": s.key,
+                "name": s.name,
+                "kind": s.kind,
+                "expected_duration_hours": timedelta_to_hours(s.expected_duration),
+                "window_early_hours": timedelta_to_hours(s.window_early),
+                "window_late_hours": timedelta_to_hours(s.window_late),
+                "reminder_lead_hours": timedelta_to_hours(s.reminder_lead),
+                "depends_on": sorted(edges[s.key]),
+                "description": s.description,
+                "source": s.source,
+                "tasks": [_task_definition(t) for t in tasks[s.pk]],
+                "checkpoints": [
+                    {key: getattr(cp, key) for key in CHECKPOINT_KEYS} for cp in checkpoints[s.pk]
+                ],
+            }
+            for s in stages
+        ],
+    }
+
+
+def _task_definition(task: TaskTemplate) -> dict[str, Any]:
+    values = {key: getattr(task, key) for key in TASK_KEYS if key != "every_hours"}
+    values["every_hours"] = timedelta_to_hours(task.every)
+    return {key: values[key] for key in TASK_KEYS}
+
+
+# --- diff ---------------------------------------------------------------------------------
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any], skip: tuple[str, ...]) -> dict[str, dict]:
+    return {
+        field: {"old": old.get(field), "new": new.get(field)}
+        for field in dict.fromkeys([*old, *new])
+        if field not in skip and old.get(field) != new.get(field)
+    }
+
+
+def _diff_rows(
+    old: dict[Any, dict], new: dict[Any, dict], *, skip: tuple[str, ...], ident: tuple[str, ...]
+) -> dict[str, list]:
+    def label(key: Any, row: dict) -> dict[str, Any]:
+        parts = key if isinstance(key, tuple) else (key,)
+        return {**dict(zip(ident, parts, strict=True)), "name": row.get("name", "")}
+
+    changed = []
+    for key in new:
+        if key in old:
+            fields = _changes(old[key], new[key], skip)
+            if fields:
+                changed.append({**label(key, new[key]), "fields": fields})
+    return {
+        "added": [label(k, row) for k, row in new.items() if k not in old],
+        "removed": [label(k, row) for k, row in old.items() if k not in new],
+        "changed": changed,
+    }
+
+
+def _index(definition: dict[str, Any]) -> tuple[dict, dict, dict]:
+    stages, tasks, checkpoints = {}, {}, {}
+    for position, stage in enumerate(definition["stages"], start=1):
+        stages[stage["key"]] = {**stage, "position": position}
+        for task in stage["tasks"]:
+            tasks[(stage["key"], task["key"])] = task
+        for cp in stage["checkpoints"]:
+            checkpoints[cp["key"]] = {**cp, "stage": stage["key"]}
+    return stages, tasks, checkpoints
+
+
+def protocol_diff(*, old: ProtocolTemplate, new: ProtocolTemplate) -> dict[str, Any]:
+    """What changed from ``old`` to ``new`` (any two protocols; usually two versions of one code).
+
+    Returns ``{"protocol": {field: {"old", "new"}}, "stages" | "tasks" | "checkpoints":
+    {"added": [...], "removed": [...], "changed": [{..., "fields": {field: {"old", "new"}}}]}}``.
+    Stages are matched by key, tasks by (stage, key), checkpoints by key (a checkpoint moved to
+    another stage shows as a change of its ``stage``). Values are JSON-ready; durations are in
+    hours, as in the definition schema (``*_hours`` fields).
+    """
+    before, after = protocol_export(protocol=old), protocol_export(protocol=new)
+    old_stages, old_tasks, old_cps = _index(before)
+    new_stages, new_tasks, new_cps = _index(after)
+    return {
+        "old": {"id": old.pk, "version": old.version, "status": old.status},
+        "new": {"id": new.pk, "version": new.version, "status": new.status},
+        "protocol": _changes(before, after, skip=("stages",)),
+        "stages": _diff_rows(old_stages, new_stages, skip=("tasks", "checkpoints"), ident=("key",)),
+        "tasks": _diff_rows(old_tasks, new_tasks, skip=(), ident=("stage", "key")),
+        "checkpoints": _diff_rows(old_cps, new_cps, skip=(), ident=("key",)),
+    }
