@@ -104,6 +104,9 @@ class QCResult(models.Model):
     )
     reason = models.TextField(blank=True, help_text=_("Why this result corrects the one before."))
     comment = models.TextField(blank=True)
+    passage = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("The run's passage number when this was recorded.")
+    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "stage_run__run__lab"

@@ -61,8 +61,12 @@ class RunStatus(models.TextChoices):
 class Run(models.Model):
     ALLOWED_TRANSITIONS = {
         RunStatus.PLANNED: {RunStatus.ACTIVE, RunStatus.TERMINATED},
-        RunStatus.ACTIVE: {RunStatus.ON_HOLD, RunStatus.COMPLETED, RunStatus.REJECTED,
-                           RunStatus.TERMINATED},
+        RunStatus.ACTIVE: {
+            RunStatus.ON_HOLD,
+            RunStatus.COMPLETED,
+            RunStatus.REJECTED,
+            RunStatus.TERMINATED,
+        },
         RunStatus.ON_HOLD: {RunStatus.ACTIVE, RunStatus.TERMINATED, RunStatus.REJECTED},
         RunStatus.COMPLETED: {RunStatus.RELEASED, RunStatus.REJECTED},
         RunStatus.RELEASED: set(),
@@ -77,10 +81,20 @@ class Run(models.Model):
     )
     donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="runs")
     code = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=RunStatus.choices,
-                              default=RunStatus.PLANNED)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PLANNED)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    root = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="descendants",
+        help_text=_(
+            "The first run of this lineage (empty on the first run itself): the whole "
+            "tree is one query."
+        ),
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -141,10 +155,16 @@ class StageRun(models.Model):
     ALLOWED_TRANSITIONS = {
         StageStatus.PENDING: {StageStatus.READY, StageStatus.SKIPPED},
         StageStatus.READY: {StageStatus.IN_PROGRESS, StageStatus.SKIPPED},
-        StageStatus.IN_PROGRESS: {StageStatus.AWAITING_QC, StageStatus.COMPLETED,
-                                  StageStatus.FAILED},
-        StageStatus.AWAITING_QC: {StageStatus.IN_PROGRESS, StageStatus.COMPLETED,
-                                  StageStatus.FAILED},
+        StageStatus.IN_PROGRESS: {
+            StageStatus.AWAITING_QC,
+            StageStatus.COMPLETED,
+            StageStatus.FAILED,
+        },
+        StageStatus.AWAITING_QC: {
+            StageStatus.IN_PROGRESS,
+            StageStatus.COMPLETED,
+            StageStatus.FAILED,
+        },
         StageStatus.COMPLETED: set(),
         StageStatus.FAILED: set(),
         StageStatus.SKIPPED: set(),
@@ -155,8 +175,9 @@ class StageRun(models.Model):
         "protocols.StageTemplate", on_delete=models.PROTECT, related_name="stage_runs"
     )
     order = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=StageStatus.choices,
-                              default=StageStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=StageStatus.choices, default=StageStatus.PENDING
+    )
     planned_start = models.DateTimeField()
     due_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
@@ -222,8 +243,9 @@ class TaskOccurrence(models.Model):
     class Meta:
         ordering = ["due_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["stage_run", "task", "due_at"],
-                                    name="task_occurrence_unique"),
+            models.UniqueConstraint(
+                fields=["stage_run", "task", "due_at"], name="task_occurrence_unique"
+            ),
         ]
         indexes = [
             models.Index(
@@ -239,3 +261,33 @@ class TaskOccurrence(models.Model):
     @property
     def is_open(self) -> bool:
         return self.done_at is None and not self.skipped
+
+
+class PassageKind(models.TextChoices):
+    PASSAGE = "passage", _("Passage")
+    SPLIT = "split", _("Split")
+    THAW = "thaw", _("Thaw")
+    FREEZE = "freeze", _("Freeze")
+
+
+class PassageEvent(models.Model):
+    """One handling of the cells that may move the passage counter (kept with before and after)."""
+
+    run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="passage_events")
+    kind = models.CharField(max_length=8, choices=PassageKind.choices)
+    passage_before = models.PositiveIntegerField()
+    passage_after = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "run__lab"
+
+    class Meta:
+        ordering = ["run", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.run.code} {self.kind} P{self.passage_before}->P{self.passage_after}"

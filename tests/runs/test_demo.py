@@ -1,0 +1,63 @@
+"""The demo seed: runs at telling stages, made by the real services; idempotent."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol_tracker.audit.services import audit_chain_verify
+from protocol_tracker.protocols.services import protocol_import_defaults
+from protocol_tracker.qc.models import Deviation
+from protocol_tracker.runs.demo import demo_runs_seed
+from protocol_tracker.runs.models import Run, TaskOccurrence
+from protocol_tracker.runs.selectors import run_lineage
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, reviewer):
+    protocol_import_defaults(lab=lab)
+
+    demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
+    demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
+
+    runs = {r.donor.code: r for r in Run.objects.filter(lab=lab, parent__isnull=True)}
+    current = {
+        code: run.stage_runs.exclude(status="completed").order_by("order").first()
+        for code, run in runs.items()
+    }
+    assert {
+        code: (
+            r.status,
+            current[code].stage.key if current[code] else None,
+            current[code].status if current[code] else None,
+        )
+        for code, r in runs.items()
+    } == {
+        "DEMO-001": ("active", "enrolment", "in_progress"),
+        "DEMO-002": ("active", "reprogramming", "in_progress"),
+        "DEMO-003": ("active", "pbmc_isolation", "in_progress"),
+        "DEMO-004": ("completed", None, None),
+    }
+    assert (
+        runs["DEMO-004"]
+        .stage_runs.get(stage__key="lot_release")
+        .qc_results.get(checkpoint__key="release_sterility")
+        .verdict
+        == "pending"
+    )
+    assert list(Deviation.objects.values_list("kind", "status", "run__donor__code")) == [
+        ("oos", "open", "DEMO-003")
+    ]
+    feeds_today = (
+        TaskOccurrence.objects.filter(
+            stage_run__run=runs["DEMO-002"],
+            stage_run__stage__key="reprogramming",
+            done_at__isnull=True,
+        )
+        .order_by("due_at")
+        .first()
+    )
+    assert feeds_today is not None
+    tree = run_lineage(run=runs["DEMO-002"])
+    assert [n.run.status for n in tree.walk()] == ["active", "planned"]
+    assert audit_chain_verify().ok
