@@ -1,0 +1,266 @@
+"""The reviewer's queue and the signing dialogs: deviation disposition, run release and reject."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from protocol_tracker.errors import DomainError, SignatureRefused
+from protocol_tracker.protocols.models import CheckpointTemplate
+from protocol_tracker.qc.models import Deviation, DeviationKind, DeviationStatus, Verdict
+from protocol_tracker.runs.models import Run, RunStatus, StageRun, StageStatus
+from protocol_tracker.web.access import add_domain_error, lab_view, require, scoped_or_404, use_lab
+from protocol_tracker.web.forms import DispositionForm, InvestigationForm, RejectForm, ReleaseForm
+from protocol_tracker.web.runpage import run_page_data
+
+QUEUE_LIMIT = 100
+# FDA OOS guidance: these need a phase I laboratory investigation before a disposition.
+INVESTIGATE_FIRST = (DeviationKind.OUT_OF_SPEC, DeviationKind.LATE_RESULT)
+
+
+def _meaning(user, what: str) -> str:
+    name = user.get_full_name() or user.get_username()
+    return _(
+        "I, %(name)s, sign this record electronically: %(what)s. My signature is the legally "
+        "binding equivalent of my handwritten signature, and it is recorded with the date, "
+        "time and meaning in the audit trail."
+    ) % {"name": name, "what": what}
+
+
+def _signature_error(form, exc: SignatureRefused) -> None:
+    """A wrong password belongs next to the password; a four-eyes refusal to the whole form."""
+    is_password = "password" in exc.message.lower() or "password" in (exc.fields or {})
+    add_domain_error(form, exc, default_field="password" if is_password else None)
+
+
+@lab_view
+def review_queue(request: HttpRequest) -> HttpResponse:
+    lab = request.lab
+    context: dict = {"nav": "review"}
+    if lab is not None:
+        runs = (
+            Run.objects.for_lab(lab)
+            .filter(status=RunStatus.COMPLETED)
+            .select_related("protocol", "donor")
+            .annotate(
+                open_deviations=Count(
+                    "deviations", filter=~Q(deviations__status=DeviationStatus.CLOSED)
+                ),
+                failed_results=Count(
+                    "stage_runs__qc_results",
+                    filter=Q(
+                        stage_runs__qc_results__verdict=Verdict.FAIL,
+                        stage_runs__qc_results__superseded_by__isnull=True,
+                    ),
+                    distinct=True,
+                ),
+            )
+            .order_by("completed_at", "pk")
+        )
+        stages = (
+            StageRun.objects.for_lab(lab)
+            .filter(status=StageStatus.AWAITING_QC)
+            .select_related("run", "stage")
+            .order_by("due_at", "pk")
+        )
+        deviations = (
+            Deviation.objects.for_lab(lab)
+            .exclude(status=DeviationStatus.CLOSED)
+            .select_related("run", "stage_run__stage", "qc_result", "opened_by")
+            .order_by("opened_at", "pk")
+        )
+        context.update(
+            {
+                "runs": list(runs[:QUEUE_LIMIT]),
+                "stages": list(stages[:QUEUE_LIMIT]),
+                "deviations": list(deviations[:QUEUE_LIMIT]),
+            }
+        )
+    return render(request, "web/review_queue.html", context)
+
+
+@lab_view
+def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from protocol_tracker.qc import services
+
+    deviation = scoped_or_404(
+        request,
+        Deviation.objects.select_related(
+            "lab",
+            "run",
+            "stage_run__stage",
+            "qc_result__checkpoint",
+            "qc_result__recorded_by",
+            "opened_by",
+            "closed_by",
+        ),
+        pk=pk,
+    )
+    use_lab(request, deviation.lab)
+    investigate_form = InvestigationForm(prefix="inv")
+    sign_form = DispositionForm(prefix="sign")
+    if request.method == "POST":
+        action = request.POST.get("action")
+        require(request.perms.can_review if action == "disposition" else request.perms.can_work)
+        if action == "investigate":
+            investigate_form = InvestigationForm(request.POST, prefix="inv")
+            if investigate_form.is_valid():
+                data = investigate_form.cleaned_data
+                try:
+                    services.deviation_investigate(
+                        deviation=deviation,
+                        phase=data["phase"],
+                        findings=data["findings"],
+                        actor=request.user,
+                    )
+                except DomainError as exc:
+                    add_domain_error(investigate_form, exc, default_field="findings")
+                else:
+                    messages.success(request, _("Investigation recorded."))
+                    return redirect("web:deviation", pk=deviation.pk)
+        elif action == "disposition":
+            sign_form = DispositionForm(request.POST, prefix="sign")
+            if sign_form.is_valid():
+                data = sign_form.cleaned_data
+                try:
+                    services.deviation_disposition(
+                        deviation=deviation,
+                        decision=data["decision"],
+                        justification=data["justification"],
+                        password=data["password"],
+                        actor=request.user,
+                    )
+                except SignatureRefused as exc:
+                    _signature_error(sign_form, exc)
+                except DomainError as exc:
+                    add_domain_error(sign_form, exc, default_field="decision")
+                else:
+                    messages.success(
+                        request,
+                        _("Disposition signed: DEV-%(pk)s is closed.") % {"pk": deviation.pk},
+                    )
+                    return redirect("web:run", pk=deviation.run_id)
+    return render(
+        request,
+        "web/deviation.html",
+        {
+            "nav": "review",
+            "deviation": deviation,
+            "investigate_form": investigate_form,
+            "sign_form": sign_form,
+            "needs_investigation": deviation.kind in INVESTIGATE_FIRST
+            and deviation.status == DeviationStatus.OPEN,
+            "meaning": _meaning(
+                request.user,
+                _(
+                    "I approve the disposition of deviation DEV-%(pk)s "
+                    "as chosen above, for the reason given"
+                )
+                % {"pk": deviation.pk},
+            ),
+        },
+    )
+
+
+def _run_for_signing(request: HttpRequest, pk: int) -> Run:
+    run = scoped_or_404(
+        request,
+        Run.objects.select_related("lab", "protocol", "donor", "parent", "assignee"),
+        pk=pk,
+    )
+    use_lab(request, run.lab)
+    require(request.perms.can_review)
+    return run
+
+
+@lab_view
+def run_release(request: HttpRequest, pk: int) -> HttpResponse:
+    from protocol_tracker.qc import services
+
+    run = _run_for_signing(request, pk)
+    data = run_page_data(run, with_audit=False)
+    recorded = {
+        (cr.checkpoint.pk)
+        for row in data["stages"]
+        for cr in row.checkpoints
+        if cr.current is not None
+    }
+    pending_choices = [
+        (cp.key, cp.name)
+        for cp in CheckpointTemplate.objects.filter(
+            protocol_id=run.protocol_id, pending_allowed=True
+        ).order_by("stage__order", "order")
+        if cp.pk not in recorded
+    ]
+    form = ReleaseForm(request.POST or None, pending_choices=pending_choices)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.run_release(
+                run=run,
+                actor=request.user,
+                password=form.cleaned_data["password"],
+                pending_tests=tuple(form.cleaned_data.get("pending_tests") or ()),
+            )
+        except SignatureRefused as exc:
+            _signature_error(form, exc)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, _("Run %(code)s released.") % {"code": run.code})
+            return redirect("web:run", pk=run.pk)
+    data.update(
+        {
+            "nav": "review",
+            "form": form,
+            "action": "release",
+            "meaning": _meaning(
+                request.user,
+                _(
+                    "I release batch %(code)s for use: every QC result, "
+                    "deviation and record above has been reviewed"
+                )
+                % {"code": run.code},
+            ),
+        }
+    )
+    return render(request, "web/run_sign.html", data)
+
+
+@lab_view
+def run_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    from protocol_tracker.qc import services
+
+    run = _run_for_signing(request, pk)
+    data = run_page_data(run, with_audit=False)
+    form = RejectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.run_reject(
+                run=run,
+                actor=request.user,
+                password=form.cleaned_data["password"],
+                reason=form.cleaned_data["reason"],
+            )
+        except SignatureRefused as exc:
+            _signature_error(form, exc)
+        except DomainError as exc:
+            add_domain_error(form, exc, default_field="reason")
+        else:
+            messages.success(request, _("Run %(code)s rejected.") % {"code": run.code})
+            return redirect("web:run", pk=run.pk)
+    data.update(
+        {
+            "nav": "review",
+            "form": form,
+            "action": "reject",
+            "meaning": _meaning(
+                request.user,
+                _("I reject batch %(code)s: it must not be used, for the reason given")
+                % {"code": run.code},
+            ),
+        }
+    )
+    return render(request, "web/run_sign.html", data)

@@ -1,0 +1,223 @@
+"""Runs: the filtered list, the run page and the printable batch record."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from protocol_tracker.errors import DomainError
+from protocol_tracker.protocols.models import ProtocolStatus, ProtocolTemplate
+from protocol_tracker.runs import selectors as run_selectors
+from protocol_tracker.runs.models import Donor, Run, RunStatus
+from protocol_tracker.web.access import (
+    add_domain_error,
+    domain_message,
+    lab_view,
+    require,
+    require_lab,
+    scoped_or_404,
+    use_lab,
+)
+from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
+from protocol_tracker.web.runpage import run_page_data
+
+PAGE_SIZE = 50
+
+
+class RunFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Run or donor code"),
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any status")), *RunStatus.choices]
+    )
+    protocol = forms.ChoiceField(label=_("Protocol"), required=False)
+    mine = forms.BooleanField(label=_("Assigned to me"), required=False)
+    flagged = forms.BooleanField(label=_("With open deviations"), required=False)
+
+    def __init__(self, *args, protocols=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["protocol"].choices = [("", _("Any protocol"))] + [
+            (code, name) for code, name in protocols
+        ]
+
+
+@lab_view
+def run_list(request: HttpRequest) -> HttpResponse:
+    lab = request.lab
+    runs = Run.objects.none()
+    protocols: list[tuple[str, str]] = []
+    if lab is not None:
+        protocols = list(
+            ProtocolTemplate.objects.for_lab(lab)
+            .order_by("code")
+            .values_list("code", "name")
+            .distinct()
+        )
+        # The engine's selector: scoped, with progress and open-deviation counts.
+        runs = run_selectors.runs_for_user(request.user).filter(lab=lab)
+    form = RunFilterForm(request.GET or None, protocols=dict(protocols).items())
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["q"]:
+            runs = runs.filter(Q(code__icontains=data["q"]) | Q(donor__code__icontains=data["q"]))
+        if data["status"]:
+            runs = runs.filter(status=data["status"])
+        if data["protocol"]:
+            runs = runs.filter(protocol__code=data["protocol"])
+        if data["mine"]:
+            runs = runs.filter(assignee=request.user)
+        if data["flagged"]:
+            runs = runs.filter(open_deviations__gt=0)
+    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "web/run_list.html",
+        {
+            "nav": "runs",
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+        },
+    )
+
+
+def _run_for(request: HttpRequest, pk: int) -> Run:
+    run = scoped_or_404(
+        request,
+        Run.objects.select_related("lab", "protocol", "donor", "parent", "assignee", "created_by"),
+        pk=pk,
+    )
+    use_lab(request, run.lab)
+    return run
+
+
+@lab_view
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_for(request, pk)
+    context = run_page_data(run)
+    context["nav"] = "runs"
+    return render(request, "web/run_detail.html", context)
+
+
+@lab_view
+def batch_record(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_for(request, pk)
+    context = run_page_data(run)
+    context["nav"] = "runs"
+    return render(request, "web/batch_record.html", context)
+
+
+class RunCreateForm(forms.Form):
+    service_fields = {"code": "donor_code", "planned_start": "planned_start"}
+
+    protocol = forms.ChoiceField(label=_("Protocol (published version)"))
+    donor_code = forms.CharField(
+        label=_("Donor code"),
+        max_length=32,
+        help_text=_("A pseudonym such as DON-0042, never a name. A new code registers the donor."),
+    )
+    consent_given = forms.BooleanField(
+        label=_("Consent recorded (needed for a new donor)"), required=False
+    )
+    parent_code = forms.CharField(label=_("Parent run code (lineage)"), required=False)
+    planned_start = forms.DateTimeField(
+        label=_("Planned start"),
+        widget=LocalDateTimeInput(),
+        input_formats=DATETIME_FORMATS,
+        help_text=_("In the lab's time zone."),
+    )
+
+    def __init__(self, *args, protocols=(), **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("planned_start", local_now_minute())
+        super().__init__(*args, **kwargs)
+        self.fields["protocol"].choices = [(str(p.pk), str(p)) for p in protocols]
+
+
+@lab_view
+def run_new(request: HttpRequest) -> HttpResponse:
+    """Register the donor if new, then create a planned run (one transaction)."""
+    from protocol_tracker.runs import services
+
+    lab = require_lab(request)
+    require(request.perms.can_work)
+    protocols = list(
+        ProtocolTemplate.objects.for_lab(lab)
+        .filter(status=ProtocolStatus.PUBLISHED)
+        .order_by("code", "-version")
+    )
+    form = RunCreateForm(request.POST or None, protocols=protocols)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        protocol = next(p for p in protocols if str(p.pk) == data["protocol"])
+        code = data["donor_code"].strip().upper()
+        parent = None
+        if data["parent_code"]:
+            parent = Run.objects.for_lab(lab).filter(code=data["parent_code"].strip()).first()
+            if parent is None:
+                form.add_error("parent_code", gettext_now("No run with this code in this lab."))
+        if not form.errors:
+            try:
+                with transaction.atomic():
+                    donor = Donor.objects.for_lab(lab).filter(code=code).first()
+                    if donor is None:
+                        donor = services.donor_create(
+                            lab=lab,
+                            code=code,
+                            consent_given=data["consent_given"],
+                            actor=request.user,
+                        )
+                    run = services.run_create(
+                        lab=lab,
+                        protocol=protocol,
+                        donor=donor,
+                        actor=request.user,
+                        parent=parent,
+                        planned_start=data["planned_start"],
+                    )
+            except DomainError as exc:
+                add_domain_error(form, exc, default_field="donor_code")
+            else:
+                messages.success(request, gettext_now("Run %(code)s created.") % {"code": run.code})
+                return redirect("web:run", pk=run.pk)
+    return render(request, "web/run_new.html", {"nav": "runs", "form": form})
+
+
+@require_POST
+@lab_view
+def run_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """start / hold / resume a run."""
+    from protocol_tracker.runs import services
+
+    run = _run_for(request, pk)
+    require(request.perms.can_work)
+    try:
+        if action == "start":
+            services.run_start(run=run, actor=request.user)
+        elif action == "hold":
+            services.run_hold(run=run, actor=request.user, reason=request.POST.get("reason", ""))
+        elif action == "resume":
+            services.run_resume(run=run, actor=request.user)
+        else:
+            raise Http404("unknown action")
+    except DomainError as exc:
+        messages.error(request, domain_message(exc))
+    else:
+        messages.success(
+            request,
+            gettext_now("Run %(code)s: %(status)s.")
+            % {"code": run.code, "status": Run.objects.get(pk=run.pk).get_status_display()},
+        )
+    return redirect("web:run", pk=run.pk)
