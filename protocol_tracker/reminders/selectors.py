@@ -1,0 +1,214 @@
+"""Reads for reminders: a person's notifications and preferences, calendar items, the digest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+
+from labs.models import CAN_ADMINISTER, Lab, Role
+from labs.scoping import lab_ids_for_user
+from protocol_tracker.reminders.models import (
+    CalendarToken,
+    Notification,
+    NotificationPreference,
+    NotificationStatus,
+    WebhookDelivery,
+)
+from protocol_tracker.runs.models import (
+    OPEN_STAGE_STATUSES,
+    Run,
+    RunStatus,
+    StageRun,
+    StageStatus,
+    TaskOccurrence,
+)
+
+CALENDAR_PAST = timedelta(days=30)
+CALENDAR_LIMIT = 2000
+
+
+def notifications_for_user(user, *, unread: bool | None = None) -> QuerySet[Notification]:
+    """The user's in-app notifications, newest first (not those cancelled before delivery)."""
+    if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+        return Notification.objects.none()
+    qs = (
+        Notification.objects.for_user(user)
+        .filter(recipient=user)
+        .exclude(status=NotificationStatus.CANCELLED)
+        .select_related("lab")
+        .order_by("-id")
+    )
+    if unread is True:
+        qs = qs.filter(read_at__isnull=True)
+    elif unread is False:
+        qs = qs.filter(read_at__isnull=False)
+    return qs
+
+
+def unread_count_for_user(user) -> int:
+    return notifications_for_user(user, unread=True).count()
+
+
+def failed_notifications_for_user(user) -> QuerySet[Notification]:
+    """Failed sends in the labs ``user`` administers (for the admin and the web UI)."""
+    return (
+        Notification.objects.for_user(user, roles=CAN_ADMINISTER)
+        .filter(status=NotificationStatus.FAILED)
+        .select_related("lab", "recipient")
+        .order_by("-id")
+    )
+
+
+def webhook_deliveries_for_user(user) -> QuerySet[WebhookDelivery]:
+    return (
+        WebhookDelivery.objects.for_user(user, roles=CAN_ADMINISTER)
+        .select_related("webhook__lab")
+        .order_by("-id")
+    )
+
+
+def notification_preference_for(user) -> NotificationPreference:
+    """The user's preferences, or the defaults (unsaved) when they never set any."""
+    preference = NotificationPreference.objects.filter(user=user).first()
+    return preference or NotificationPreference(user=user)
+
+
+# --- calendar ------------------------------------------------------------------------------
+
+
+def calendar_url_for(user, request) -> str:
+    """The absolute URL of ``user``'s secret calendar feed (a token is issued on first use)."""
+    from protocol_tracker.reminders.services import calendar_token_issue
+
+    token = calendar_token_issue(user=user)
+    return request.build_absolute_uri(
+        reverse("reminders:calendar_feed", kwargs={"token": token.secret})
+    )
+
+
+def calendar_user_for_token(token: str):
+    """The active user a calendar secret belongs to, or None (unknown, revoked, inactive)."""
+    row = (
+        CalendarToken.objects.select_related("user")
+        .filter(secret=token, revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    return row.user if row else None
+
+
+def _mine(user, prefix: str = "") -> Q:
+    """Work that is the user's: assigned to them, or unassigned in a lab where they are a
+    technician (the same people the reminders go to)."""
+    technician_labs = lab_ids_for_user(user, roles=[Role.TECHNICIAN])
+    return (
+        Q(**{f"{prefix}assignee": user})
+        | Q(**{f"{prefix}assignee__isnull": True, f"{prefix}run__assignee": user})
+        | Q(
+            **{
+                f"{prefix}assignee__isnull": True,
+                f"{prefix}run__assignee__isnull": True,
+                f"{prefix}run__lab__in": technician_labs,
+            }
+        )
+    )
+
+
+_PLANNED_STAGE_STATUSES = (StageStatus.PENDING, *OPEN_STAGE_STATUSES)
+_LIVE_RUN_STATUSES = (RunStatus.PLANNED, RunStatus.ACTIVE)
+
+
+def calendar_stage_runs_for_user(user, *, now: datetime) -> QuerySet[StageRun]:
+    """Stage runs not yet done that are the user's, planned or open, oldest due first."""
+    return (
+        StageRun.objects.for_user(user)
+        .filter(
+            _mine(user),
+            status__in=_PLANNED_STAGE_STATUSES,
+            run__status__in=_LIVE_RUN_STATUSES,
+            due_at__gte=now - CALENDAR_PAST,
+        )
+        .select_related("run__donor", "run__lab", "stage")
+        .order_by("due_at", "id")[:CALENDAR_LIMIT]
+    )
+
+
+def calendar_tasks_for_user(user, *, now: datetime) -> QuerySet[TaskOccurrence]:
+    """Open bench tasks of the user's stage runs, oldest due first."""
+    return (
+        TaskOccurrence.objects.for_user(user)
+        .filter(
+            _mine(user, "stage_run__"),
+            done_at__isnull=True,
+            skipped=False,
+            stage_run__status__in=_PLANNED_STAGE_STATUSES,
+            stage_run__run__status__in=_LIVE_RUN_STATUSES,
+            due_at__gte=now - CALENDAR_PAST,
+        )
+        .select_related("task", "stage_run__run__donor", "stage_run__run__lab", "stage_run__stage")
+        .order_by("due_at", "id")[:CALENDAR_LIMIT]
+    )
+
+
+# --- the reviewers' digest -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Digest:
+    lab: Lab
+    open_deviations: list
+    awaiting_release: list
+    overdue_stage_runs: list
+    overdue_tasks: list
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.open_deviations
+            or self.awaiting_release
+            or self.overdue_stage_runs
+            or self.overdue_tasks
+        )
+
+
+DIGEST_LIMIT = 50
+
+
+def digest_for_lab(*, lab: Lab, now: datetime) -> Digest:
+    """What a reviewer of ``lab`` needs to see today: open deviations, runs awaiting release,
+    overdue work. Each list is capped at ``DIGEST_LIMIT`` rows."""
+    from protocol_tracker.qc.models import Deviation, DeviationStatus
+
+    deviations = list(
+        Deviation.objects.for_lab(lab)
+        .exclude(status=DeviationStatus.CLOSED)
+        .select_related("run__donor", "stage_run__stage")
+        .order_by("opened_at", "id")[:DIGEST_LIMIT]
+    )
+    awaiting = list(
+        Run.objects.for_lab(lab)
+        .filter(status=RunStatus.COMPLETED)
+        .select_related("donor")
+        .order_by("completed_at", "id")[:DIGEST_LIMIT]
+    )
+    overdue_stages = list(
+        StageRun.objects.for_lab(lab)
+        .filter(status__in=OPEN_STAGE_STATUSES, due_at__lt=now, run__status=RunStatus.ACTIVE)
+        .select_related("run__donor", "stage")
+        .order_by("due_at", "id")[:DIGEST_LIMIT]
+    )
+    overdue_tasks = list(
+        TaskOccurrence.objects.for_lab(lab)
+        .filter(
+            done_at__isnull=True,
+            skipped=False,
+            due_at__lt=now,
+            stage_run__status__in=OPEN_STAGE_STATUSES,
+            stage_run__run__status=RunStatus.ACTIVE,
+        )
+        .select_related("task", "stage_run__run__donor", "stage_run__stage")
+        .order_by("due_at", "id")[:DIGEST_LIMIT]
+    )
+    return Digest(lab, deviations, awaiting, overdue_stages, overdue_tasks)

@@ -1,0 +1,68 @@
+"""Writes for reminders: the sweep, the claims, sending, read state, preferences, calendar tokens.
+
+``sweep`` (what is owed, claimed and enqueued), ``delivery`` (sending one notification, out-of-spec
+alerts), ``account`` (read state, preferences, calendar tokens); everything is importable from here.
+
+Exactly once, by construction:
+
+1. The sweep inserts what is owed with ``bulk_create(ignore_conflicts=True)`` against the unique
+   (object, kind, due time, recipient) constraint: two sweeps at once insert one row.
+2. It enqueues each pending row after claiming it for enqueueing (``select_for_update(
+   skip_locked=True)`` then ``enqueued_at``), so two sweeps do not enqueue the same row.
+3. The send task claims its row with a conditional ``UPDATE ... WHERE status = 'pending'`` before
+   it touches SMTP, so a duplicated or redelivered message sends nothing.
+
+A row whose enqueue was lost (broker down) is enqueued again by a later sweep; a row left in
+``sending`` by a worker that died mid-send is marked failed (the outcome is unknown, so it is not
+resent blindly; a lab admin sees it and may retry it).
+"""
+
+from protocol_tracker.reminders.services.account import (
+    PREFERENCE_FIELDS,
+    calendar_token_issue,
+    calendar_token_rotate,
+    notification_mark_read,
+    notification_mark_unread,
+    notification_preference_update,
+    notifications_mark_all_read,
+)
+from protocol_tracker.reminders.services.delivery import (
+    TRANSIENT_SEND_ERRORS,
+    PermanentSendError,
+    notification_retry,
+    notification_send,
+    qc_failure_notify,
+)
+from protocol_tracker.reminders.services.sweep import (
+    REENQUEUE_AFTER,
+    SENDING_LEASE,
+    SweepResult,
+    claim_for_enqueue,
+    digests_sweep,
+    dispatch_on_commit,
+    notifications_enqueue_pending,
+    reminders_sweep,
+)
+
+__all__ = [
+    "PREFERENCE_FIELDS",
+    "REENQUEUE_AFTER",
+    "SENDING_LEASE",
+    "TRANSIENT_SEND_ERRORS",
+    "PermanentSendError",
+    "SweepResult",
+    "calendar_token_issue",
+    "calendar_token_rotate",
+    "claim_for_enqueue",
+    "digests_sweep",
+    "dispatch_on_commit",
+    "notification_mark_read",
+    "notification_mark_unread",
+    "notification_preference_update",
+    "notification_retry",
+    "notification_send",
+    "notifications_enqueue_pending",
+    "notifications_mark_all_read",
+    "qc_failure_notify",
+    "reminders_sweep",
+]

@@ -1,0 +1,258 @@
+"""Sending one notification (claim, re-check, email, record) and out-of-spec alerts."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from labs.models import CAN_ADMINISTER, Role
+from labs.selectors import has_role
+from protocol_tracker.audit.services import audit_record
+from protocol_tracker.errors import InvalidTransition, NotPermitted
+from protocol_tracker.qc.models import QCResult, Verdict
+from protocol_tracker.reminders.models import (
+    WORK_KINDS,
+    Notification,
+    NotificationKind,
+    NotificationObject,
+    NotificationStatus,
+    WebhookEvent,
+)
+from protocol_tracker.reminders.rendering import email_message
+from protocol_tracker.reminders.schedule import Timing
+from protocol_tracker.reminders.selectors import notification_preference_for
+from protocol_tracker.reminders.services.sweep import (
+    insert_missing,
+    members_by_lab,
+    notifications_enqueue_pending,
+)
+from protocol_tracker.reminders.webhooks import (
+    DeliveryDraft,
+    webhook_deliveries_create,
+)
+from protocol_tracker.runs.models import RunStatus, StageRun, TaskOccurrence
+
+# --- out-of-spec results -------------------------------------------------------------------
+
+
+@transaction.atomic
+def qc_failure_notify(*, result_id: int) -> list[Notification]:
+    """Tell the lab's reviewers at once that a QC result is out of spec (once per reviewer).
+
+    Also used for a late failing result of a conditionally released run (the run is flagged).
+    Emits the ``qc.failed`` webhook event.
+    """
+    result = (
+        QCResult.objects.select_related("stage_run__run__donor", "stage_run__stage", "checkpoint")
+        .filter(pk=result_id)
+        .first()
+    )
+    if result is None or result.verdict != Verdict.FAIL:
+        return []
+    now = timezone.now()
+    run = result.stage_run.run
+    context = {
+        "run": run.code,
+        "donor": run.donor.code,
+        "stage": result.stage_run.stage.name,
+        "checkpoint": result.checkpoint.name,
+        "value": result.display_value,
+        "flagged": bool(run.flagged),
+    }
+    reviewers = members_by_lab([run.lab_id]).get((run.lab_id, Role.REVIEWER), [])
+    rows = [
+        Notification(
+            lab_id=run.lab_id,
+            recipient_id=user_id,
+            kind=NotificationKind.QC_FAILED,
+            object_type=NotificationObject.QC_RESULT,
+            object_id=result.pk,
+            due_at=result.recorded_at,
+            run=run,
+            context=context,
+            created_at=now,
+        )
+        for user_id in reviewers
+    ]
+    insert_missing(rows)
+    webhook_deliveries_create(
+        drafts=[
+            DeliveryDraft(
+                lab_id=run.lab_id,
+                event=WebhookEvent.QC_FAILED,
+                event_id=f"qc.failed:{result.pk}",
+                data={
+                    "qc_result": result.pk,
+                    "stage_run": result.stage_run_id,
+                    "measured_at": result.measured_at.isoformat(),
+                    **context,
+                },
+            )
+        ],
+        now=now,
+        enqueue=True,
+    )
+    created = list(
+        Notification.objects.filter(
+            object_type=NotificationObject.QC_RESULT,
+            object_id=result.pk,
+            kind=NotificationKind.QC_FAILED,
+        ).order_by("pk")
+    )
+    notifications_enqueue_pending(now=now, ids=[n.pk for n in created])
+    return created
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+class PermanentSendError(Exception):
+    """The mail server refused for good (5xx): retrying would not help."""
+
+
+TRANSIENT_SEND_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSError)
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _msg in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False
+
+
+def _stale_reason(notification: Notification, now: datetime) -> str:
+    """Why a reminder about work is no longer owed ('' when it still is)."""
+    if notification.kind not in WORK_KINDS:
+        return ""
+    if notification.object_type == NotificationObject.STAGE_RUN:
+        item = (
+            StageRun.objects.select_related("run__lab", "stage")
+            .filter(pk=notification.object_id)
+            .first()
+        )
+        if item is None or not item.is_open or item.run.status != RunStatus.ACTIVE:
+            return "The stage run is no longer open."
+        lead, window_late, lab = item.stage.reminder_lead, item.stage.window_late, item.run.lab
+    else:
+        item = (
+            TaskOccurrence.objects.select_related("stage_run__run__lab", "stage_run__stage")
+            .filter(pk=notification.object_id)
+            .first()
+        )
+        if (
+            item is None
+            or not item.is_open
+            or not item.stage_run.is_open
+            or item.stage_run.run.status != RunStatus.ACTIVE
+        ):
+            return "The bench task is no longer open."
+        lead, window_late = item.stage_run.stage.reminder_lead, timedelta(0)
+        lab = item.stage_run.run.lab
+    if item.due_at != notification.due_at:
+        return "The due time was re-planned."
+    timing = Timing(
+        item.due_at,
+        lead if lead is not None else lab.reminder_lead,
+        window_late,
+        lab.escalation_delay,
+    )
+    if not timing.is_current(notification.kind, now):
+        return "Superseded by a later reminder."
+    return ""
+
+
+def _finish(pk: int, *, status: str, **fields) -> None:
+    Notification.objects.filter(pk=pk, status=NotificationStatus.SENDING).update(
+        status=status, **fields
+    )
+
+
+def notification_send(*, notification_id: int, final_attempt: bool = True) -> Notification | None:
+    """Deliver one notification: claim it, re-check it is still owed, email it, record the outcome.
+
+    Returns None when another worker has it or it was already handled. Not one transaction on
+    purpose: the claim must be visible to other workers before SMTP is touched, and no database
+    transaction is held open across network I/O. On a transient error the row goes back to
+    pending (for the task's retry) or, on the last attempt, to failed, and the error is re-raised.
+    """
+    now = timezone.now()
+    claimed = Notification.objects.filter(
+        pk=notification_id, status=NotificationStatus.PENDING
+    ).update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+    if not claimed:
+        return None
+    notification = Notification.objects.select_related("lab", "recipient").get(pk=notification_id)
+    try:
+        reason = _stale_reason(notification, now)
+        if not reason and not notification.recipient.is_active:
+            reason = "The recipient's account is inactive."
+        if reason:
+            _finish(notification.pk, status=NotificationStatus.CANCELLED, last_error=reason)
+            return _reload(notification)
+        preference = notification_preference_for(notification.recipient)
+        emailed = bool(preference.wants_email(notification.kind) and notification.recipient.email)
+        if emailed:
+            message = email_message(notification, language=preference.language, now=now)
+            message.send(fail_silently=False)
+    except TRANSIENT_SEND_ERRORS as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if final_attempt or _is_permanent(exc):
+            _finish(notification.pk, status=NotificationStatus.FAILED, last_error=error)
+            raise PermanentSendError(error) from exc
+        _finish(
+            notification.pk,
+            status=NotificationStatus.PENDING,
+            last_error=error,
+            enqueued_at=timezone.now(),
+        )
+        raise
+    except Exception as exc:
+        _finish(
+            notification.pk,
+            status=NotificationStatus.FAILED,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        raise
+    _finish(
+        notification.pk,
+        status=NotificationStatus.SENT,
+        sent_at=timezone.now(),
+        emailed=emailed,
+        last_error="",
+    )
+    return _reload(notification)
+
+
+def _reload(notification: Notification) -> Notification:
+    notification.refresh_from_db()
+    return notification
+
+
+@transaction.atomic
+def notification_retry(*, notification: Notification, actor) -> Notification:
+    """Send a failed notification again (a lab admin's decision, audited)."""
+    if not (
+        getattr(actor, "is_superuser", False)
+        or has_role(actor, notification.lab_id, CAN_ADMINISTER)
+    ):
+        raise NotPermitted("Only a lab admin may retry a failed notification.")
+    if notification.status != NotificationStatus.FAILED:
+        raise InvalidTransition("Only a failed notification can be retried.")
+    now = timezone.now()
+    Notification.objects.filter(pk=notification.pk, status=NotificationStatus.FAILED).update(
+        status=NotificationStatus.PENDING, attempts=0, enqueued_at=None
+    )
+    audit_record(
+        actor=actor,
+        action="notification.retry",
+        obj=notification,
+        before={"status": "failed", "last_error": notification.last_error},
+        after={"status": "pending"},
+    )
+    notifications_enqueue_pending(now=now, ids=[notification.pk])
+    return _reload(notification)

@@ -1,0 +1,400 @@
+"""The sweep: what is owed now becomes notification rows (and webhook deliveries), claimed and
+enqueued once each. See the package docstring for how "exactly once" is built."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import models, transaction
+from django.db.models import Max
+
+from labs.models import Lab, Membership, Role
+from protocol_tracker.protocols.models import StageTemplate
+from protocol_tracker.reminders.models import (
+    DeliveryStatus,
+    Notification,
+    NotificationKind,
+    NotificationObject,
+    NotificationPreference,
+    NotificationStatus,
+    WebhookDelivery,
+    WebhookEvent,
+)
+from protocol_tracker.reminders.schedule import CATCH_UP, Timing, digest_instants_owed
+from protocol_tracker.reminders.webhooks import (
+    DeliveryDraft,
+    webhook_deliveries_create,
+    webhook_deliveries_enqueue_pending,
+)
+from protocol_tracker.runs.models import OPEN_STAGE_STATUSES, RunStatus, StageRun, TaskOccurrence
+
+logger = logging.getLogger(__name__)
+
+# A pending row whose send message was enqueued this long ago without being picked up is enqueued
+# again (the message was lost). Longer than the longest retry backoff.
+REENQUEUE_AFTER = timedelta(minutes=15)
+# A row in ``sending`` this long has outlived its task's hard time limit: its worker died.
+SENDING_LEASE = timedelta(minutes=10)
+ENQUEUE_BATCH = 5000
+_CHUNK = 900
+
+
+@dataclass
+class SweepResult:
+    created: int = 0
+    notification_ids: list[int] = field(default_factory=list)
+    delivery_ids: list[int] = field(default_factory=list)
+    abandoned: int = 0
+
+
+def _max_lead() -> timedelta:
+    leads = [
+        Lab.objects.aggregate(m=Max("reminder_lead"))["m"],
+        StageTemplate.objects.aggregate(m=Max("reminder_lead"))["m"],
+    ]
+    return max((lead for lead in leads if lead is not None), default=timedelta(0))
+
+
+def members_by_lab(lab_ids: Iterable[int]) -> dict[tuple[int, str], list[int]]:
+    """(lab id, role) → active user ids, for technicians and reviewers of ``lab_ids``."""
+    members: dict[tuple[int, str], list[int]] = defaultdict(list)
+    rows = (
+        Membership.objects.filter(
+            lab_id__in=list(lab_ids),
+            role__in=[Role.TECHNICIAN, Role.REVIEWER],
+            user__is_active=True,
+        )
+        .order_by("user_id")
+        .values_list("lab_id", "role", "user_id")
+    )
+    for lab_id, role, user_id in rows:
+        members[(lab_id, role)].append(user_id)
+    return members
+
+
+@dataclass(frozen=True)
+class _Owed:
+    object_type: str
+    object_id: int
+    lab_id: int
+    run_id: int
+    timing: Timing
+    assignee_id: int | None
+    context: dict
+
+
+def _owed_work(now: datetime) -> list[_Owed]:
+    """Open stage runs and bench tasks of active runs whose due time is within reach of ``now``."""
+    horizon_end = now + _max_lead()
+    horizon_start = now - CATCH_UP
+    stage_rows = (
+        StageRun.objects.filter(
+            status__in=OPEN_STAGE_STATUSES,
+            due_at__lte=horizon_end,
+            due_at__gte=horizon_start,
+            run__status=RunStatus.ACTIVE,
+        )
+        .order_by("due_at", "id")
+        .values_list(
+            "id",
+            "due_at",
+            "assignee_id",
+            "run_id",
+            "run__assignee_id",
+            "run__lab_id",
+            "run__code",
+            "run__donor__code",
+            "stage__name",
+            "stage__reminder_lead",
+            "stage__window_late",
+        )
+    )
+    task_rows = (
+        TaskOccurrence.objects.filter(
+            done_at__isnull=True,
+            skipped=False,
+            due_at__lte=horizon_end,
+            due_at__gte=horizon_start,
+            stage_run__status__in=OPEN_STAGE_STATUSES,
+            stage_run__run__status=RunStatus.ACTIVE,
+        )
+        .order_by("due_at", "id")
+        .values_list(
+            "id",
+            "due_at",
+            "stage_run__assignee_id",
+            "stage_run__run_id",
+            "stage_run__run__assignee_id",
+            "stage_run__run__lab_id",
+            "stage_run__run__code",
+            "stage_run__run__donor__code",
+            "stage_run__stage__name",
+            "stage_run__stage__reminder_lead",
+            "task__name",
+        )
+    )
+    stage_rows, task_rows = list(stage_rows), list(task_rows)
+    lab_ids = {row[5] for row in stage_rows} | {row[5] for row in task_rows}
+    labs = {lab.pk: lab for lab in Lab.objects.filter(pk__in=lab_ids)}
+    owed: list[_Owed] = []
+    for (
+        pk,
+        due_at,
+        assignee,
+        run_id,
+        run_assignee,
+        lab_id,
+        run_code,
+        donor,
+        stage,
+        lead,
+        window_late,
+    ) in stage_rows:
+        lab = labs[lab_id]
+        owed.append(
+            _Owed(
+                NotificationObject.STAGE_RUN,
+                pk,
+                lab_id,
+                run_id,
+                Timing(
+                    due_at,
+                    lead if lead is not None else lab.reminder_lead,
+                    window_late,
+                    lab.escalation_delay,
+                ),
+                assignee or run_assignee,
+                {"run": run_code, "donor": donor, "stage": stage},
+            )
+        )
+    for (
+        pk,
+        due_at,
+        assignee,
+        run_id,
+        run_assignee,
+        lab_id,
+        run_code,
+        donor,
+        stage,
+        lead,
+        task,
+    ) in task_rows:
+        lab = labs[lab_id]
+        owed.append(
+            _Owed(
+                NotificationObject.TASK_OCCURRENCE,
+                pk,
+                lab_id,
+                run_id,
+                Timing(
+                    due_at,
+                    lead if lead is not None else lab.reminder_lead,
+                    timedelta(0),
+                    lab.escalation_delay,
+                ),
+                assignee or run_assignee,
+                {"run": run_code, "donor": donor, "stage": stage, "task": task},
+            )
+        )
+    return owed
+
+
+def _existing_keys(object_type: str, object_ids: Sequence[int]) -> set[tuple]:
+    keys: set[tuple] = set()
+    for start in range(0, len(object_ids), _CHUNK):
+        chunk = object_ids[start : start + _CHUNK]
+        keys.update(
+            Notification.objects.filter(object_type=object_type, object_id__in=chunk).values_list(
+                "object_id", "kind", "due_at", "recipient_id"
+            )
+        )
+    return keys
+
+
+def insert_missing(rows: list[Notification]) -> int:
+    """Insert the rows whose (object, kind, due time, recipient) is not there yet."""
+    by_type: dict[str, list[Notification]] = defaultdict(list)
+    for row in rows:
+        by_type[row.object_type].append(row)
+    new: list[Notification] = []
+    for object_type, typed in by_type.items():
+        existing = _existing_keys(object_type, sorted({row.object_id for row in typed}))
+        new.extend(
+            row
+            for row in typed
+            if (row.object_id, row.kind, row.due_at, row.recipient_id) not in existing
+        )
+    # ignore_conflicts: a concurrent sweep may have inserted the same row since we looked.
+    Notification.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+    return len(new)
+
+
+@transaction.atomic
+def reminders_sweep(*, now: datetime) -> SweepResult:
+    """Turn the work owed a reminder at ``now`` into notification rows and enqueue their sends.
+
+    Driven by the state of the database only: run it at any time, as often as you like, after any
+    outage; it creates what is owed and missing, and nothing twice.
+    """
+    owed = _owed_work(now)
+    members = members_by_lab({item.lab_id for item in owed})
+    rows: list[Notification] = []
+    drafts: list[DeliveryDraft] = []
+    for item in owed:
+        phase = item.timing.phase(now)
+        if phase is None:
+            continue
+        due_at = item.timing.due_at
+        recipients = (
+            [item.assignee_id]
+            if item.assignee_id
+            else members.get((item.lab_id, Role.TECHNICIAN), [])
+        )
+        kinds = [(phase, recipients)]
+        if item.timing.escalated(now):
+            kinds.append(
+                (NotificationKind.ESCALATION, members.get((item.lab_id, Role.REVIEWER), []))
+            )
+        for kind, users in kinds:
+            rows.extend(
+                Notification(
+                    lab_id=item.lab_id,
+                    recipient_id=user_id,
+                    kind=kind,
+                    object_type=item.object_type,
+                    object_id=item.object_id,
+                    due_at=due_at,
+                    run_id=item.run_id,
+                    context=item.context,
+                    created_at=now,
+                )
+                for user_id in users
+            )
+        if item.object_type == NotificationObject.STAGE_RUN and phase in (
+            NotificationKind.DUE,
+            NotificationKind.OVERDUE,
+        ):
+            event = (
+                WebhookEvent.STAGE_DUE
+                if phase == NotificationKind.DUE
+                else WebhookEvent.STAGE_OVERDUE
+            )
+            drafts.append(
+                DeliveryDraft(
+                    lab_id=item.lab_id,
+                    event=event,
+                    event_id=f"{event}:{item.object_id}:{due_at.isoformat()}",
+                    data={
+                        "stage_run": item.object_id,
+                        "due_at": due_at.isoformat(),
+                        **item.context,
+                    },
+                )
+            )
+    result = SweepResult(created=insert_missing(rows))
+    webhook_deliveries_create(drafts=drafts, now=now)
+    result.abandoned = _abandon_stale_sends(now)
+    result.notification_ids = notifications_enqueue_pending(now=now)
+    result.delivery_ids = webhook_deliveries_enqueue_pending(now=now)
+    return result
+
+
+@transaction.atomic
+def digests_sweep(*, now: datetime) -> SweepResult:
+    """Create each reviewer's daily digest once per local date, at the lab's local digest hour."""
+    rows: list[Notification] = []
+    lab_instants = []
+    for lab in Lab.objects.order_by("pk"):
+        lab_instants.extend(
+            (lab, instant)
+            for instant in digest_instants_owed(now=now, tz=lab.tz, hour=lab.digest_hour)
+        )
+    if lab_instants:
+        members = members_by_lab({lab.pk for lab, _ in lab_instants})
+        opted_out = set(
+            NotificationPreference.objects.filter(digest=False).values_list("user_id", flat=True)
+        )
+        for lab, instant in lab_instants:
+            local_date = instant.astimezone(lab.tz).date().isoformat()
+            rows.extend(
+                Notification(
+                    lab_id=lab.pk,
+                    recipient_id=user_id,
+                    kind=NotificationKind.DIGEST,
+                    object_type=NotificationObject.LAB,
+                    object_id=lab.pk,
+                    due_at=instant,
+                    context={"lab": lab.name, "date": local_date},
+                    created_at=now,
+                )
+                for user_id in members.get((lab.pk, Role.REVIEWER), [])
+                if user_id not in opted_out
+            )
+    result = SweepResult(created=insert_missing(rows))
+    result.notification_ids = notifications_enqueue_pending(now=now)
+    return result
+
+
+_LOST_WORKER = "The worker stopped while sending; delivery is unknown, so it was not resent."
+
+
+def _abandon_stale_sends(now: datetime) -> int:
+    abandoned = Notification.objects.filter(
+        status=NotificationStatus.SENDING, claimed_at__lt=now - SENDING_LEASE
+    ).update(status=NotificationStatus.FAILED, last_error=_LOST_WORKER)
+    abandoned += WebhookDelivery.objects.filter(
+        status=DeliveryStatus.SENDING, claimed_at__lt=now - SENDING_LEASE
+    ).update(status=DeliveryStatus.FAILED, last_error=_LOST_WORKER)
+    if abandoned:
+        logger.warning("%d send(s) abandoned by a lost worker were marked failed", abandoned)
+    return abandoned
+
+
+def claim_for_enqueue(
+    model: type[models.Model], *, pending: str, now: datetime, ids: Sequence[int] | None = None
+) -> list[int]:
+    """Mark pending rows as enqueued now and return their ids; two callers never get one row."""
+    stale = models.Q(enqueued_at__isnull=True) | models.Q(enqueued_at__lt=now - REENQUEUE_AFTER)
+    qs = model.objects.filter(stale, status=pending)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    claimed = list(
+        qs.select_for_update(skip_locked=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:ENQUEUE_BATCH]
+    )
+    if claimed:
+        model.objects.filter(pk__in=claimed).update(enqueued_at=now)
+    return claimed
+
+
+def dispatch_on_commit(task, ids: Sequence[int]) -> None:
+    """Enqueue ``task(id)`` for each id once the transaction commits, on one broker connection.
+
+    Robust: if the broker is down the rows stay pending and a later sweep enqueues them again.
+    """
+    if not ids:
+        return
+
+    def send(ids: Sequence[int] = tuple(ids)) -> None:
+        from protocol_tracker.celery import app
+
+        with app.producer_or_acquire() as producer:
+            for pk in ids:
+                # The reprs given: Celery's safe repr of the arguments is a quarter of the cost.
+                task.apply_async((pk,), producer=producer, argsrepr=f"({pk},)", kwargsrepr="{}")
+
+    transaction.on_commit(send, robust=True)
+
+
+def notifications_enqueue_pending(*, now: datetime, ids: Sequence[int] | None = None) -> list[int]:
+    from protocol_tracker.reminders.tasks import notification_send_task
+
+    claimed = claim_for_enqueue(Notification, pending=NotificationStatus.PENDING, now=now, ids=ids)
+    dispatch_on_commit(notification_send_task, claimed)
+    return claimed
