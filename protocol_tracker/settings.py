@@ -160,22 +160,78 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 REMINDER_SWEEP_SECONDS = CONFIG.reminder_sweep_seconds
-CELERY_BEAT_SCHEDULE: dict = {}
+# First retry of a failed email or webhook after this many seconds, doubling up to 10 minutes.
+REMINDER_RETRY_SECONDS = CONFIG.reminder_retry_seconds
+CELERY_BEAT_SCHEDULE: dict = {
+    # The sweep is cheap and state-driven; a run that waited in the queue past the next one is
+    # useless, hence the expiry.
+    "reminders-sweep": {
+        "task": "reminders.sweep",
+        "schedule": REMINDER_SWEEP_SECONDS,
+        "options": {"expires": REMINDER_SWEEP_SECONDS},
+    },
+    "reminders-digests": {
+        "task": "reminders.digests",
+        "schedule": REMINDER_SWEEP_SECONDS,
+        "options": {"expires": REMINDER_SWEEP_SECONDS},
+    },
+}
 
 REST_FRAMEWORK = {
+    # Tokens first: an unauthenticated call then gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "protocol_tracker.api.authentication.PersonalTokenAuthentication",
+        "protocol_tracker.api.authentication.InstrumentTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["protocol_tracker.api.permissions.IsPerson"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "protocol_tracker.api.renderers.ORJSONRenderer",
+        "protocol_tracker.api.renderers.ProblemJSONRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["protocol_tracker.api.parsers.LimitedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "protocol_tracker.api.pagination.IdCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["protocol_tracker.api.throttling.PrincipalRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "person": "1200/min",
+        "instrument": "1200/min",
+        "anon": "60/min",
+        "token_issue": "30/min",
+    },
+    "EXCEPTION_HANDLER": "protocol_tracker.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "protocol_tracker.api.schema.ApiAutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "protocol_tracker API",
+    "DESCRIPTION": (
+        "REST API v1 for people (session or personal token) and instruments (instrument "
+        "token). Every error is problem details (RFC 9457, `application/problem+json`). "
+        "Create requests accept an `Idempotency-Key` header. Lists use cursor pagination "
+        "(`next`/`previous` links) and accept `?fields=`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "protocol_tracker.runs.models.RunStatus",
+        "StageStatusEnum": "protocol_tracker.runs.models.StageStatus",
+        "ProtocolStatusEnum": "protocol_tracker.protocols.models.ProtocolStatus",
+        "StageKindEnum": "protocol_tracker.protocols.models.StageKind",
+        "DeviationStatusEnum": "protocol_tracker.qc.models.DeviationStatus",
+        "DeviationKindEnum": "protocol_tracker.qc.models.DeviationKind",
+        "DispositionEnum": "protocol_tracker.qc.models.Disposition",
+        "ParseStatusEnum": "protocol_tracker.qc.models.RawFileStatus",
+        "RawFileKindEnum": "protocol_tracker.qc.models.RawFileKind",
+    },
 }
 
 # Content Security Policy (django-csp 4): everything is served from our own origin.

@@ -1,2 +1,64 @@
+"""``/api/v1/``: the resources, auth, the OpenAPI schema and its offline docs."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import SimpleRouter
+
+from protocol_tracker.api.views.auth import MeView, PersonalTokenViewSet, TokenView
+from protocol_tracker.api.views.docs import RedocView, SwaggerView
+from protocol_tracker.api.views.labs import AuditEventViewSet, LabViewSet
+from protocol_tracker.api.views.protocols import ProtocolViewSet
+from protocol_tracker.api.views.qc import (
+    DeviationViewSet,
+    InstrumentUploadViewSet,
+    QCResultViewSet,
+)
+from protocol_tracker.api.views.runs import (
+    DonorViewSet,
+    RunViewSet,
+    StageRunViewSet,
+    TaskOccurrenceViewSet,
+)
+from protocol_tracker.reminders.api import NotificationViewSet
+
 app_name = "api"
-urlpatterns: list = []
+
+router = SimpleRouter()
+router.register("labs", LabViewSet, basename="lab")
+router.register("protocols", ProtocolViewSet, basename="protocol")
+router.register("donors", DonorViewSet, basename="donor")
+router.register("runs", RunViewSet, basename="run")
+router.register("stage-runs", StageRunViewSet, basename="stage-run")
+router.register("task-occurrences", TaskOccurrenceViewSet, basename="task-occurrence")
+router.register("qc-results", QCResultViewSet, basename="qc-result")
+router.register("deviations", DeviationViewSet, basename="deviation")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("instrument-uploads", InstrumentUploadViewSet, basename="instrument-upload")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("auth/tokens", PersonalTokenViewSet, basename="personal-token")
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def not_found(request, path=""):
+    """Anything else under /api/v1/: a problem-details 404, never an HTML page."""
+    raise NotFound()
+
+
+not_found.cls.schema = None  # not an operation of the API
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("me/", MeView.as_view(), name="me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
+    *router.urls,
+    re_path(r"^(?P<path>[\s\S]*)$", not_found, name="not-found"),
+]

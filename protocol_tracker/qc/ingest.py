@@ -42,9 +42,18 @@ from protocol_tracker.qc.parsers import (
 from protocol_tracker.runs.models import StageRun, StageStatus
 
 EVENT_COUNT_METRICS = frozenset({"event_count", "events", "total_events", "tot"})
-CSV_CONTENT_TYPES = frozenset({"text/csv", "text/plain", "application/csv",
-                               "application/vnd.ms-excel", "text/comma-separated-values",
-                               "text/tab-separated-values", "application/octet-stream", ""})
+CSV_CONTENT_TYPES = frozenset(
+    {
+        "text/csv",
+        "text/plain",
+        "application/csv",
+        "application/vnd.ms-excel",
+        "text/comma-separated-values",
+        "text/tab-separated-values",
+        "application/octet-stream",
+        "",
+    }
+)
 _WORKING = (StageStatus.IN_PROGRESS, StageStatus.AWAITING_QC)
 
 
@@ -68,12 +77,17 @@ def detect_kind(head: bytes, filename: str, content_type: str = "") -> str:
     if head.startswith(b"FCS"):
         return RawFileKind.FCS
     if suffix == ".fcs":
-        raise UnsupportedFile("the file is named .fcs but does not start with an FCS header",
-                              fields={"file": ["not an FCS file"]})
+        raise UnsupportedFile(
+            "the file is named .fcs but does not start with an FCS header",
+            fields={"file": ["not an FCS file"]},
+        )
     media = (content_type or "").split(";")[0].strip().lower()
     textual = b"\x00" not in head[:1024] or head.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if suffix in (".csv", ".txt", ".tsv", "") and (media in CSV_CONTENT_TYPES
-                                                  or media.startswith("text/")) and textual:
+    if (
+        suffix in (".csv", ".txt", ".tsv", "")
+        and (media in CSV_CONTENT_TYPES or media.startswith("text/"))
+        and textual
+    ):
         return RawFileKind.CSV
     raise UnsupportedFile(
         f"unsupported file {filename!r} ({media or 'no type'}): send an FCS file or a CSV export",
@@ -120,12 +134,16 @@ class IngestResult:
 
 def _parse_failure(exc: ParseError, kind: str) -> ValidationFailed:
     errors = list(exc.errors) or [exc.message]
-    return ValidationFailed(f"the {kind.upper()} file could not be read: {exc.message}",
-                            code="file_unreadable", fields={"file": errors})
+    return ValidationFailed(
+        f"the {kind.upper()} file could not be read: {exc.message}",
+        code="file_unreadable",
+        fields={"file": errors},
+    )
 
 
-def raw_file_mark(*, raw_file: RawFile, status: str, actor, metadata: dict | None = None,
-                  error: str = "") -> RawFile:
+def raw_file_mark(
+    *, raw_file: RawFile, status: str, actor, metadata: dict | None = None, error: str = ""
+) -> RawFile:
     """Record the parse state of a raw file (audited; the file itself never changes)."""
     before = {"status": raw_file.status}
     updates = {"status": status, "error": error[:10000]}
@@ -134,8 +152,14 @@ def raw_file_mark(*, raw_file: RawFile, status: str, actor, metadata: dict | Non
     RawFile.objects.filter(pk=raw_file.pk).update(**updates)
     for name, value in updates.items():
         setattr(raw_file, name, value)
-    audit_record(actor=actor, action=f"raw_file.{status}", obj=raw_file, lab_id=raw_file.lab_id,
-                 before=before, after={"status": status, "error": updates["error"]})
+    audit_record(
+        actor=actor,
+        action=f"raw_file.{status}",
+        obj=raw_file,
+        lab_id=raw_file.lab_id,
+        before=before,
+        after={"status": status, "error": updates["error"]},
+    )
     return raw_file
 
 
@@ -149,29 +173,54 @@ def _record(stage_run, checkpoint, *, value, unit, measured_at, comment, raw_fil
     from protocol_tracker.qc.services import qc_result_record
 
     return qc_result_record(
-        stage_run=stage_run, checkpoint=checkpoint, value=value, unit=unit or None,
-        measured_at=measured_at, actor=actor, comment=comment, raw_file=raw_file,
+        stage_run=stage_run,
+        checkpoint=checkpoint,
+        value=value,
+        unit=unit or None,
+        measured_at=measured_at,
+        actor=actor,
+        comment=comment,
+        raw_file=raw_file,
     )
 
 
-def _ingest_fcs(data: bytes, *, raw_file: RawFile, actor, stage_run, checkpoint, value, unit,
-                measured_at, comment) -> IngestResult:
+def _ingest_fcs(
+    data: bytes,
+    *,
+    raw_file: RawFile,
+    actor,
+    stage_run,
+    checkpoint,
+    value,
+    unit,
+    measured_at,
+    comment,
+) -> IngestResult:
     try:
         meta = parse_fcs(data)
     except ParseError as exc:
         raise _parse_failure(exc, "fcs") from None
     expected_serial = actor.serial if isinstance(actor, Instrument) and actor.serial else None
-    problems = fcs_check(meta, min_events=1,
-                         expected_serial=expected_serial if meta.serial else None)
+    problems = fcs_check(
+        meta, min_events=1, expected_serial=expected_serial if meta.serial else None
+    )
     if problems:
-        raise ValidationFailed("the FCS file fails its checks: " + "; ".join(problems),
-                               code="file_rejected", fields={"file": problems})
+        raise ValidationFailed(
+            "the FCS file fails its checks: " + "; ".join(problems),
+            code="file_rejected",
+            fields={"file": problems},
+        )
     metadata = fcs_metadata_json(meta)
     if stage_run is None or checkpoint is None:
-        missing = [name for name, obj in (("stage_run", stage_run), ("checkpoint", checkpoint))
-                   if obj is None]
-        raise ValidationFailed("an FCS file needs the stage run and checkpoint it supports",
-                               fields={name: ["required with an FCS file"] for name in missing})
+        missing = [
+            name
+            for name, obj in (("stage_run", stage_run), ("checkpoint", checkpoint))
+            if obj is None
+        ]
+        raise ValidationFailed(
+            "an FCS file needs the stage run and checkpoint it supports",
+            fields={name: ["required with an FCS file"] for name in missing},
+        )
     if value in (None, ""):
         if checkpoint.metric.lower() in EVENT_COUNT_METRICS or checkpoint.key in (
             EVENT_COUNT_METRICS
@@ -186,8 +235,16 @@ def _ingest_fcs(data: bytes, *, raw_file: RawFile, actor, stage_run, checkpoint,
             )
     lab_tz = stage_run.run.lab.tz
     when = measured_at or _aware(meta.acquired_at, lab_tz) or timezone.now()
-    result = _record(stage_run, checkpoint, value=value, unit=unit, measured_at=when,
-                     comment=comment, raw_file=raw_file, actor=actor)
+    result = _record(
+        stage_run,
+        checkpoint,
+        value=value,
+        unit=unit,
+        measured_at=when,
+        comment=comment,
+        raw_file=raw_file,
+        actor=actor,
+    )
     return IngestResult(results=[result], metadata=metadata)
 
 
@@ -217,22 +274,38 @@ def _checkpoint_for(metric: str, checkpoints: list[CheckpointTemplate]):
     return None
 
 
-def _ingest_csv(data: bytes, *, raw_file: RawFile, actor, instrument: Instrument | None,
-                stage_run, measured_at, comment) -> IngestResult:
+def _ingest_csv(
+    data: bytes,
+    *,
+    raw_file: RawFile,
+    actor,
+    instrument: Instrument | None,
+    stage_run,
+    measured_at,
+    comment,
+) -> IngestResult:
     if instrument is None:
-        raise ValidationFailed("a CSV export is read with its instrument's column mapping: "
-                               "say which instrument produced it",
-                               fields={"instrument": ["required with a CSV file"]})
+        raise ValidationFailed(
+            "a CSV export is read with its instrument's column mapping: "
+            "say which instrument produced it",
+            fields={"instrument": ["required with a CSV file"]},
+        )
     if not instrument.csv_mapping:
-        raise ValidationFailed(f"instrument {instrument.name} has no CSV column mapping configured",
-                               code="no_csv_mapping", fields={"instrument": ["no CSV mapping"]})
+        raise ValidationFailed(
+            f"instrument {instrument.name} has no CSV column mapping configured",
+            code="no_csv_mapping",
+            fields={"instrument": ["no CSV mapping"]},
+        )
     try:
         rows = parse_csv(data, instrument.csv_mapping)
     except ParseError as exc:
         raise _parse_failure(exc, "csv") from None
     targets = _csv_targets(rows, lab_id=raw_file.lab_id, stage_run=stage_run)
-    stage_ids = {sr.stage_id for value in targets.values()
-                 for sr in (value if isinstance(value, list) else [value])}
+    stage_ids = {
+        sr.stage_id
+        for value in targets.values()
+        for sr in (value if isinstance(value, list) else [value])
+    }
     checkpoints: dict[int, list[CheckpointTemplate]] = {}
     for cp in CheckpointTemplate.objects.filter(stage_id__in=stage_ids).order_by("order", "key"):
         checkpoints.setdefault(cp.stage_id, []).append(cp)
@@ -243,8 +316,13 @@ def _ingest_csv(data: bytes, *, raw_file: RawFile, actor, instrument: Instrument
         candidates = targets[row.line]
         candidates = candidates if isinstance(candidates, list) else [candidates]
         if not candidates:
-            errors.append({"index": row.line, "field": "sample_id",
-                           "message": f"no run coded {row.sample_id!r} has a stage in progress"})
+            errors.append(
+                {
+                    "index": row.line,
+                    "field": "sample_id",
+                    "message": f"no run coded {row.sample_id!r} has a stage in progress",
+                }
+            )
             continue
         matched = False
         for metric, (number, unit) in row.values.items():
@@ -256,24 +334,43 @@ def _ingest_csv(data: bytes, *, raw_file: RawFile, actor, instrument: Instrument
                 note = f"{comment} (sample {row.sample_id}, line {row.line})".strip()
                 try:
                     with transaction.atomic():
-                        results.append(_record(sr, cp, value=number, unit=unit,
-                                               measured_at=when, comment=note,
-                                               raw_file=raw_file, actor=actor))
+                        results.append(
+                            _record(
+                                sr,
+                                cp,
+                                value=number,
+                                unit=unit,
+                                measured_at=when,
+                                comment=note,
+                                raw_file=raw_file,
+                                actor=actor,
+                            )
+                        )
                 except DomainError as exc:
                     errors.append({"index": row.line, "field": metric, "message": exc.message})
                 break
         if not matched:
-            errors.append({"index": row.line, "field": "sample_id",
-                           "message": "none of the row's metrics ("
-                           + ", ".join(row.values) + ") is a checkpoint of the stage in progress"})
+            errors.append(
+                {
+                    "index": row.line,
+                    "field": "sample_id",
+                    "message": "none of the row's metrics ("
+                    + ", ".join(row.values)
+                    + ") is a checkpoint of the stage in progress",
+                }
+            )
     if errors:
         raise RowErrors(
             f"{len({e['index'] for e in errors})} CSV line(s) could not be recorded; nothing was "
             "recorded (index is the line number in the file)",
             rows=errors,
         )
-    metadata = {"format": "csv", "instrument": instrument.name, "rows": len(rows),
-                "samples": sorted({row.sample_id for row in rows})}
+    metadata = {
+        "format": "csv",
+        "instrument": instrument.name,
+        "rows": len(rows),
+        "samples": sorted({row.sample_id for row in rows}),
+    }
     return IngestResult(results=results, metadata=metadata)
 
 
@@ -306,16 +403,32 @@ def instrument_file_ingest(
     with raw_file.file.open("rb") as handle:
         data = handle.read()
     if kind == RawFileKind.FCS:
-        outcome = _ingest_fcs(data, raw_file=raw_file, actor=actor, stage_run=stage_run,
-                              checkpoint=checkpoint, value=value, unit=unit,
-                              measured_at=measured_at, comment=comment)
+        outcome = _ingest_fcs(
+            data,
+            raw_file=raw_file,
+            actor=actor,
+            stage_run=stage_run,
+            checkpoint=checkpoint,
+            value=value,
+            unit=unit,
+            measured_at=measured_at,
+            comment=comment,
+        )
     elif kind == RawFileKind.CSV:
-        outcome = _ingest_csv(data, raw_file=raw_file, actor=actor, instrument=instrument,
-                              stage_run=stage_run, measured_at=measured_at, comment=comment)
+        outcome = _ingest_csv(
+            data,
+            raw_file=raw_file,
+            actor=actor,
+            instrument=instrument,
+            stage_run=stage_run,
+            measured_at=measured_at,
+            comment=comment,
+        )
     else:
         raise UnsupportedFile(f"cannot ingest a file of kind {kind!r}")
-    raw_file_mark(raw_file=raw_file, status=RawFileStatus.PARSED, actor=actor,
-                  metadata=outcome.metadata)
+    raw_file_mark(
+        raw_file=raw_file, status=RawFileStatus.PARSED, actor=actor, metadata=outcome.metadata
+    )
     return outcome
 
 

@@ -1,0 +1,42 @@
+"""Labs and the audit trail (read only)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+
+from labs.models import Lab
+from protocol_tracker.api.filters import AuditEventFilter
+from protocol_tracker.api.pagination import AscendingIdCursorPagination
+from protocol_tracker.api.serializers.audit import AuditEventSerializer
+from protocol_tracker.api.serializers.labs import LabSerializer
+from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
+from protocol_tracker.audit.models import AuditEvent
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your labs"),
+    retrieve=extend_schema(summary="One of your labs"),
+)
+class LabViewSet(LabScopedViewSet):
+    model = Lab
+    serializer_class = LabSerializer
+    pagination_class = AscendingIdCursorPagination
+    filter_backends: list = []
+    instrument_actions = frozenset({"list", "retrieve"})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Audit trail (filter by run, action, object)"),
+    retrieve=extend_schema(summary="One audit event"),
+)
+class AuditEventViewSet(LabScopedViewSet):
+    model = AuditEvent
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    pagination_class = AscendingIdCursorPagination
+    lean = LeanColumns(
+        {
+            name: f"{name}_id" if name in ("lab", "run", "actor_user", "actor_instrument") else name
+            for name in AuditEventSerializer.Meta.fields
+        }
+    )

@@ -1,0 +1,180 @@
+"""Protocol versions: read them; lab admins create drafts, publish, version and retire."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from labs.models import CAN_ADMINISTER, Lab
+from labs.selectors import role_in_lab
+from protocol_tracker.api.filters import ProtocolFilter
+from protocol_tracker.api.idempotency import idempotent
+from protocol_tracker.api.permissions import describe_roles
+from protocol_tracker.api.principals import instrument_of
+from protocol_tracker.api.serializers.protocols import (
+    ProtocolCreateSerializer,
+    ProtocolDetailSerializer,
+    ProtocolListSerializer,
+    ProtocolPublishSerializer,
+    ProtocolRetireSerializer,
+)
+from protocol_tracker.api.views.base import LabScopedViewSet
+from protocol_tracker.protocols import selectors, services
+from protocol_tracker.protocols.models import (
+    CheckpointTemplate,
+    ProtocolTemplate,
+    StageTemplate,
+    TaskTemplate,
+)
+
+DETAIL_PREFETCH = Prefetch(
+    "stages",
+    queryset=StageTemplate.objects.order_by("order").prefetch_related(
+        Prefetch("depends_on", queryset=StageTemplate.objects.order_by("order")),
+        Prefetch("tasks", queryset=TaskTemplate.objects.order_by("key")),
+        Prefetch("checkpoints", queryset=CheckpointTemplate.objects.order_by("order", "key")),
+    ),
+)
+
+
+def lab_for_create(request, lab: Lab | None, roles) -> Lab:
+    """The lab a create targets: the one given, else the only lab where the caller may."""
+    user = request.user
+    if lab is not None:
+        if role_in_lab(user, lab.pk) not in {str(r) for r in roles}:
+            raise PermissionDenied(
+                _("This needs the %(roles)s role in this lab.") % {"roles": describe_roles(roles)}
+            )
+        return lab
+    role_in_lab(user, 0)
+    candidates = [
+        lab_id
+        for lab_id, role in getattr(user, "_lab_roles", {}).items()
+        if role in {str(r) for r in roles}
+    ]
+    if len(candidates) != 1:
+        raise ValidationError({"lab": [_("Required: you may do this in several labs.")]})
+    return Lab.objects.get(pk=candidates[0])
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Protocol versions of your labs"),
+    retrieve=extend_schema(summary="A protocol version with its stages, tasks and checkpoints"),
+)
+class ProtocolViewSet(LabScopedViewSet):
+    model = ProtocolTemplate
+    serializer_class = ProtocolDetailSerializer
+    serializers = {
+        "list": ProtocolListSerializer,
+        "create": ProtocolCreateSerializer,
+        "publish": ProtocolPublishSerializer,
+        "retire": ProtocolRetireSerializer,
+    }
+    filterset_class = ProtocolFilter
+    instrument_actions = frozenset({"list", "retrieve"})
+    action_roles = {
+        "create": CAN_ADMINISTER,
+        "publish": CAN_ADMINISTER,
+        "new_version": CAN_ADMINISTER,
+        "retire": CAN_ADMINISTER,
+    }
+
+    def retrieve(self, request, *args, **kwargs):
+        if instrument_of(request) is not None:
+            return super().retrieve(request, *args, **kwargs)
+        try:
+            protocol = selectors.protocol_detail(protocol_id=int(kwargs["pk"]), user=request.user)
+        except (ProtocolTemplate.DoesNotExist, ValueError, OverflowError):
+            raise Http404 from None
+        return Response(self.get_serializer(protocol).data)
+
+    def base_queryset(self):
+        qs = ProtocolTemplate.objects.all()
+        if self.action == "retrieve":  # an instrument's read (people's go through the selector)
+            qs = qs.prefetch_related(DETAIL_PREFETCH)
+        return qs
+
+    @extend_schema(
+        request=ProtocolCreateSerializer,
+        responses={201: ProtocolDetailSerializer},
+        summary="Create a draft (empty, or whole from `stages`)",
+    )
+    @idempotent
+    def create(self, request):
+        data = self.validated()
+        lab = lab_for_create(request, data.get("lab"), CAN_ADMINISTER)
+        if data.get("stages") is not None:
+            definition = {
+                "code": data["code"],
+                "name": data["name"],
+                "description": data["description"],
+                "stages": data["stages"],
+            }
+            protocol = services.protocol_import(
+                lab=lab, definition=definition, actor=request.user, publish=False
+            )
+        else:
+            protocol = services.protocol_create_draft(
+                lab=lab,
+                code=data["code"],
+                name=data["name"],
+                description=data["description"],
+                actor=request.user,
+            )
+        return self._detail(protocol, status.HTTP_201_CREATED)
+
+    def _detail(self, protocol, status_code=status.HTTP_200_OK):
+        fresh = ProtocolTemplate.objects.prefetch_related(DETAIL_PREFETCH).get(pk=protocol.pk)
+        return self.output(
+            fresh,
+            ProtocolDetailSerializer,
+            status_code=status_code,
+            headers={"Location": f"/api/v1/protocols/{protocol.pk}/"}
+            if status_code == status.HTTP_201_CREATED
+            else None,
+        )
+
+    @extend_schema(
+        request=ProtocolPublishSerializer,
+        responses=ProtocolDetailSerializer,
+        summary="Publish (freeze) a draft",
+    )
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        protocol = self.get_object()
+        data = self.validated()
+        protocol = services.protocol_publish(
+            protocol=protocol, actor=request.user, retire_previous=data["retire_previous"]
+        )
+        return self._detail(protocol)
+
+    @extend_schema(
+        request=None,
+        responses={201: ProtocolDetailSerializer},
+        summary="Start a new draft version copied from this one",
+    )
+    @action(detail=True, methods=["post"], url_path="new-version")
+    @idempotent
+    def new_version(self, request, pk=None):
+        draft = services.protocol_new_version(protocol=self.get_object(), actor=request.user)
+        return self._detail(draft, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ProtocolRetireSerializer,
+        responses=ProtocolDetailSerializer,
+        summary="Retire a published version (no new runs on it)",
+    )
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk=None):
+        protocol = self.get_object()
+        data = self.validated()
+        protocol = services.protocol_retire(
+            protocol=protocol, actor=request.user, reason=data["reason"]
+        )
+        return self._detail(protocol)
