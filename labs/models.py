@@ -16,7 +16,9 @@ from labs.scoping import LabScopedQuerySet
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(_("%(value)s is not a known IANA time zone."), params={"value": value})
+        raise ValidationError(
+            _("%(value)s is not a known IANA time zone."), params={"value": value}
+        )
 
 
 class Role(models.TextChoices):
@@ -135,15 +137,14 @@ class Instrument(models.Model):
 
 
 class InstrumentCredential(models.Model):
-    """An API token for an instrument. Only a SHA-256 of the secret is kept; the token is shown once.
+    """An instrument API token. Only a SHA-256 of the secret is kept; the token is shown once.
 
     Tokens are 256-bit random secrets, so a fast hash is as safe as a slow one here and lets every
     request be authenticated with one indexed lookup.
     """
 
-    instrument = models.ForeignKey(
-        Instrument, on_delete=models.PROTECT, related_name="credentials"
-    )
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT,
+                                   related_name="credentials")
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from labs.models import Instrument, InstrumentCredential, Lab, Membership
 from protocol_tracker.audit.services import audit_record
 
-TOKEN_PREFIX = "pti"
+TOKEN_PREFIX = "pti"  # noqa: S105 - a public marker, not a secret
 
 
 def _hash_secret(secret: str) -> str:
@@ -36,7 +36,9 @@ def membership_set(*, lab: Lab, user, role: str, actor) -> Membership:
 
 
 @transaction.atomic
-def instrument_credential_issue(*, instrument: Instrument, actor) -> tuple[InstrumentCredential, str]:
+def instrument_credential_issue(
+    *, instrument: Instrument, actor
+) -> tuple[InstrumentCredential, str]:
     """Create a token for ``instrument``; returns the credential and the token, shown only once."""
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)

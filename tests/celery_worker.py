@@ -68,7 +68,7 @@ def celery_process(kind: str, *, log_dir: Path, name: str = "", args: tuple[str,
         cmd += [f"--schedule={log_dir / ('beat-schedule' + name)}"]
         marker = "beat: Starting"
     cmd += list(args)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(extra_env),  # noqa: S603
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(extra_env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         _wait_for(proc, log, marker, timeout=60)

@@ -110,7 +110,11 @@ def _frozen_error(protocol: ProtocolTemplate) -> InvalidTransition:
 
 
 def _lock(protocol: ProtocolTemplate) -> ProtocolTemplate:
-    return ProtocolTemplate.objects.select_for_update().select_related("lab").get(pk=protocol.pk)
+    return (
+        ProtocolTemplate.objects.select_for_update(of=("self",))
+        .select_related("lab")
+        .get(pk=protocol.pk)
+    )
 
 
 def _lock_draft(protocol: ProtocolTemplate, actor) -> ProtocolTemplate:

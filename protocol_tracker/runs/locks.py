@@ -23,7 +23,13 @@ def lock_runs(pks: Iterable[int]) -> dict[int, Run]:
 
 
 def lock_run(pk: int) -> Run:
-    return Run.objects.select_for_update().select_related("lab", "protocol", "donor").get(pk=pk)
+    # of=("self",): lock the run only; locking its lab too would deadlock with the foreign-key
+    # checks other audited transactions make at commit.
+    return (
+        Run.objects.select_for_update(of=("self",))
+        .select_related("lab", "protocol", "donor")
+        .get(pk=pk)
+    )
 
 
 def lock_stage_run(pk: int, *, run_id: int | None = None) -> StageRun:
@@ -31,6 +37,6 @@ def lock_stage_run(pk: int, *, run_id: int | None = None) -> StageRun:
     if run_id is None:
         run_id = StageRun.objects.values_list("run_id", flat=True).get(pk=pk)
     run = lock_run(run_id)
-    stage_run = StageRun.objects.select_for_update().select_related("stage").get(pk=pk)
+    stage_run = StageRun.objects.select_for_update(of=("self",)).select_related("stage").get(pk=pk)
     stage_run.run = run
     return stage_run

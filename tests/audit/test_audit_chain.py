@@ -1,5 +1,7 @@
 """The audit trail is append-only and hash-chained; verify_audit names the first tampered event."""
 
+import itertools
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
@@ -20,7 +22,7 @@ def events(lab, lab_admin):
 
 def test_events_are_chained(events):
     assert events[0].prev_hash == GENESIS_HASH
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     assert all(event_digest(e) == e.hash for e in events)
 

@@ -25,8 +25,8 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "protocol_tracker.settings")
     django.setup()
     from django.conf import settings
-    from django.test.utils import setup_test_environment, teardown_test_environment
     from django.db import connection
+    from django.test.utils import setup_test_environment, teardown_test_environment
 
     only = set(argv)
     modules = sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))

@@ -25,7 +25,7 @@ def test_round_trip_through_configured_broker(celery_worker):
 
 @pytest.mark.django_db(transaction=True)
 def test_round_trip_through_redis(redis_broker, tmp_path):
-    assert settings.CELERY_BROKER_URL == redis_broker
+    assert redis_broker == settings.CELERY_BROKER_URL
     with celery_process("worker", log_dir=tmp_path, name="redis") as proc:
         reply = _round_trip()
 
