@@ -29,8 +29,11 @@ def backoff_seconds(retries: int) -> int:
 
 @shared_task(name="reminders.sweep", time_limit=120, soft_time_limit=100, ignore_result=True)
 def reminders_sweep_task() -> dict:
-    result = services.reminders_sweep(now=timezone.now())
+    now = timezone.now()
+    result = services.reminders_sweep(now=now)
+    caught_up = services.qc_failures_catch_up(now=now)
     return {
+        "qc_failures_caught_up": len(caught_up),
         "created": result.created,
         "enqueued": len(result.notification_ids),
         "webhooks": len(result.delivery_ids),

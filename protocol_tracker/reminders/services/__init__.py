@@ -32,6 +32,7 @@ from protocol_tracker.reminders.services.delivery import (
     notification_retry,
     notification_send,
     qc_failure_notify,
+    qc_failures_catch_up,
 )
 from protocol_tracker.reminders.services.sweep import (
     REENQUEUE_AFTER,
@@ -64,5 +65,6 @@ __all__ = [
     "notifications_enqueue_pending",
     "notifications_mark_all_read",
     "qc_failure_notify",
+    "qc_failures_catch_up",
     "reminders_sweep",
 ]

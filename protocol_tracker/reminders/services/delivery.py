@@ -107,6 +107,42 @@ def qc_failure_notify(*, result_id: int) -> list[Notification]:
     return created
 
 
+QC_FAILURE_CATCH_UP = timedelta(hours=24)
+
+
+def qc_failures_catch_up(*, now: datetime) -> list[int]:
+    """Alert for out-of-spec results whose immediate alert never ran (broker down at commit).
+
+    State-driven like the sweep: every out-of-spec or late-result deviation opened in the last
+    24 hours must have its ``qc_failed`` notifications; where none exist, they are made now.
+    ``qc_failure_notify`` is idempotent, so a race with the immediate path sends nothing twice.
+    """
+    from django.db.models import Exists, OuterRef
+
+    from protocol_tracker.qc.models import Deviation, DeviationKind
+
+    alerted = Notification.objects.filter(
+        kind=NotificationKind.QC_FAILED,
+        object_type=NotificationObject.QC_RESULT,
+        object_id=OuterRef("qc_result_id"),
+    )
+    result_ids = list(
+        Deviation.objects.filter(
+            kind__in=[DeviationKind.OUT_OF_SPEC, DeviationKind.LATE_RESULT],
+            qc_result__isnull=False,
+            opened_at__gte=now - QC_FAILURE_CATCH_UP,
+            # Leave the immediate path a minute to do its work first.
+            opened_at__lte=now - timedelta(minutes=1),
+        )
+        .exclude(Exists(alerted))
+        .values_list("qc_result_id", flat=True)
+        .distinct()
+    )
+    for result_id in result_ids:
+        qc_failure_notify(result_id=result_id)
+    return result_ids
+
+
 # --- sending -------------------------------------------------------------------------------
 
 
