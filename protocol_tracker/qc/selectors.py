@@ -18,6 +18,7 @@ from protocol_tracker.qc.models import (
     Verdict,
 )
 from protocol_tracker.runs.models import Run, RunStatus, StageRun
+from protocol_tracker.runs.selectors import post_release_stage_ids
 
 SATISFIED_VERDICTS = frozenset({Verdict.PASS, Verdict.NO_SPEC})
 
@@ -122,8 +123,19 @@ class ReleaseCheck:
 
 
 def run_release_check(run: Run) -> ReleaseCheck:
-    """Gaps per stage run, counting pending results as gaps; four queries."""
-    stage_runs = list(StageRun.objects.filter(run=run).select_related("stage").order_by("order"))
+    """Gaps per manufacturing stage run, counting pending results as gaps; five queries (four
+    when ``run.protocol`` already knows its post-release stages).
+
+    The post-release stages (transplant, follow-up) are not part of the release decision: they
+    follow it. ``stage_runs`` lists the manufacturing stage runs only.
+    """
+    protocol = run.protocol if Run.protocol.is_cached(run) else run.protocol_id
+    post_release = post_release_stage_ids(protocol)
+    stage_runs = [
+        sr
+        for sr in StageRun.objects.filter(run=run).select_related("stage").order_by("order")
+        if sr.stage_id not in post_release
+    ]
     checkpoints: dict[int, list[CheckpointTemplate]] = defaultdict(list)
     for checkpoint in CheckpointTemplate.objects.filter(
         protocol_id=run.protocol_id, blocking=True

@@ -11,6 +11,10 @@ Rules the services keep (the messages say which one refused):
   ``late_result`` deviation and notifies the reviewers the same way.
 - An out-of-specification deviation needs at least a phase I (laboratory) investigation before a
   reviewer may dispose of it (FDA OOS guidance); other deviations may be disposed of directly.
+- After the release only the post-release stages (transplant, follow-up) take results and
+  corrections; the manufacturing stages are frozen except for the named pending tests of a
+  conditional release. A failing blocking result on a post-release stage opens a (critical)
+  out-of-specification deviation as usual and flags the run; it never un-releases it.
 - Signatures re-authenticate with the signer's password and bind to a SHA-256 of the signed
   record's state. Four eyes: nobody signs a disposition about a result they recorded or a stage
   they completed, and nobody releases a run in which they recorded a result or completed a stage.
@@ -32,7 +36,12 @@ from django.utils import timezone
 
 from labs.models import CAN_REVIEW, CAN_WORK, Instrument, Lab
 from labs.selectors import has_role
-from protocol_tracker.audit.services import Change, audit_record, audit_record_many
+from protocol_tracker.audit.services import (
+    Change,
+    audit_record,
+    audit_record_many,
+    instance_builder,
+)
 from protocol_tracker.errors import (
     Conflict,
     InvalidTransition,
@@ -43,6 +52,7 @@ from protocol_tracker.errors import (
 )
 from protocol_tracker.protocols.models import CheckpointTemplate, RecordedBy, ValueType
 from protocol_tracker.qc import specs, units
+from protocol_tracker.qc.judge import CheckpointJudge
 from protocol_tracker.qc.locks import lock_deviation
 from protocol_tracker.qc.models import (
     Deviation,
@@ -60,9 +70,11 @@ from protocol_tracker.qc.models import (
 from protocol_tracker.qc.selectors import run_release_check
 from protocol_tracker.runs.locks import lock_run, lock_runs, lock_stage_run
 from protocol_tracker.runs.models import Run, RunStatus, StageRun, StageStatus
+from protocol_tracker.runs.selectors import post_release_stage_ids, post_release_stage_ids_many
 from protocol_tracker.runs.services import (
     WORKING_STAGE_STATUSES,
     close_open_work,
+    open_post_release_work,
     require_role,
     run_state,
 )
@@ -115,8 +127,11 @@ def _prepare(
     measured_at,
     state: str | None,
     now: datetime,
+    judge: CheckpointJudge | None = None,
 ) -> Prepared:
-    """Parse, convert and judge; raise ValidationFailed with per-field errors, writing nothing."""
+    """Parse, convert and judge; raise ValidationFailed with per-field errors, writing nothing.
+
+    ``judge`` (of this checkpoint) answers the common case faster, with the same outcome."""
     errors: dict[str, list[str]] = {}
     if state not in (None, *RESULT_STATES):
         errors["state"] = [f"state must be empty, 'pending' or 'invalid', not {state!r}"]
@@ -147,14 +162,21 @@ def _prepare(
             parsed = specs.parse_value(value, value_type=vt)
         except specs.SpecError as exc:
             errors["value"] = [str(exc)]
-        if parsed is not None and numeric and "unit" not in errors:
+        judged = (
+            judge.judge(parsed, stored_unit)
+            if judge is not None and parsed is not None and state is None and not errors
+            else None
+        )
+        if judged is not None:
+            in_spec_unit, verdict = judged
+        elif parsed is not None and numeric and "unit" not in errors:
             try:
                 in_spec_unit = units.convert(
                     parsed, stored_unit, checkpoint.unit, analyte=checkpoint.analyte or None
                 )
             except units.UnitError as exc:
                 errors["unit"] = [str(exc)]
-        if parsed is not None and state is None and not errors:
+        if judged is None and parsed is not None and state is None and not errors:
             try:
                 verdict = specs.evaluate(
                     checkpoint.spec or None,
@@ -255,6 +277,14 @@ def _idempotency_mismatch(key: str) -> Conflict:
     )
 
 
+def _worked_after_release(run: Run, stage_run: StageRun) -> bool:
+    """Is ``stage_run`` a post-release stage of a released run (one that still takes results)?
+    Asks the database only about released runs."""
+    return run.status == RunStatus.RELEASED and stage_run.stage_id in post_release_stage_ids(
+        run.protocol
+    )
+
+
 def _placement(
     *,
     run: Run,
@@ -262,11 +292,15 @@ def _placement(
     checkpoint: CheckpointTemplate,
     current: QCResult | None,
     prepared: Prepared,
+    after_release: bool = False,
 ) -> tuple[QCResult | None, str]:
-    """May this result be recorded here now, and what does it supersede (and why)?"""
+    """May this result be recorded here now, and what does it supersede (and why)?
+
+    ``after_release``: ``stage_run`` is a post-release stage of the released ``run``; the usual
+    stage rules apply to it."""
     name = stage_run.stage.name
     awaited = current is not None and current.verdict in (Verdict.PENDING, Verdict.INVALID)
-    if run.is_closed:
+    if run.is_closed and not after_release:
         if not (
             run.status == RunStatus.RELEASED
             and checkpoint.key in (run.pending_tests or [])
@@ -299,21 +333,28 @@ def _placement(
     raise ValidationFailed(message, code="already_recorded", fields={"checkpoint": [message]})
 
 
+_STATE_FIELDS = (
+    ("stage_run", "stage_run_id"),
+    ("checkpoint", "checkpoint_id"),
+    ("value_number", "value_number"),
+    ("value_bool", "value_bool"),
+    ("value_text", "value_text"),
+    ("unit", "unit"),
+    ("value_in_spec_unit", "value_in_spec_unit"),
+    ("verdict", "verdict"),
+    ("measured_at", "measured_at"),
+    ("supersedes", "supersedes_id"),
+    ("raw_file", "raw_file_id"),
+    ("idempotency_key", "idempotency_key"),
+    ("comment", "comment"),
+)
+
+
 def result_state(result: QCResult) -> dict:
+    data = result.__dict__  # straight from the instance; a deferred field is loaded
     return {
-        "stage_run": result.stage_run_id,
-        "checkpoint": result.checkpoint_id,
-        "value_number": result.value_number,
-        "value_bool": result.value_bool,
-        "value_text": result.value_text,
-        "unit": result.unit,
-        "value_in_spec_unit": result.value_in_spec_unit,
-        "verdict": result.verdict,
-        "measured_at": result.measured_at,
-        "supersedes": result.supersedes_id,
-        "raw_file": result.raw_file_id,
-        "idempotency_key": result.idempotency_key,
-        "comment": result.comment,
+        key: data[attname] if attname in data else getattr(result, attname)
+        for key, attname in _STATE_FIELDS
     }
 
 
@@ -385,13 +426,36 @@ def _after_record(
             )
             _notify_qc_failed(result.pk)
     elif result.verdict == Verdict.FAIL and checkpoint.blocking:
+        # On a released run only post-release stages take results: the lot is out, so the run
+        # is flagged (never un-released) and the deviation is critical, as for a late result.
+        released = run.status == RunStatus.RELEASED
+        if released:
+            before = run_state(run)
+            run.flagged = True
+            reason = (
+                f"out of specification after release: '{checkpoint.name}' "
+                f"{result.display_value} (stage '{stage_run.stage.name}')"
+            )
+            run.flag_reason = f"{run.flag_reason}\n{reason}".strip()
+            run.save(update_fields=["flagged", "flag_reason"])
+            changes.append(
+                Change(
+                    action="run.flag",
+                    obj=run,
+                    before=before,
+                    after=run_state(run),
+                    reason=reason,
+                    run_id=run.pk,
+                    lab_id=run.lab_id,
+                )
+            )
         deviation_create_system(
             run=run,
             stage_run=stage_run,
             qc_result=result,
             actor=actor,
             kind=DeviationKind.OUT_OF_SPEC,
-            severity=DeviationSeverity.MAJOR,
+            severity=DeviationSeverity.CRITICAL if released else DeviationSeverity.MAJOR,
             title=f"Out of specification: {checkpoint.name} = {result.display_value}",
             description=(
                 f"Spec: {specs.describe_spec(checkpoint.spec, checkpoint.unit)}; "
@@ -467,7 +531,12 @@ def qc_result_record(
         stage_run=sr, checkpoint=checkpoint, superseded_by__isnull=True
     ).first()
     superseded, reason = _placement(
-        run=run, stage_run=sr, checkpoint=checkpoint, current=current, prepared=prepared
+        run=run,
+        stage_run=sr,
+        checkpoint=checkpoint,
+        current=current,
+        prepared=prepared,
+        after_release=_worked_after_release(run, sr),
     )
     result = QCResult(
         stage_run=sr,
@@ -539,7 +608,7 @@ def qc_result_correct(
             f"this result of '{checkpoint.name}' was already superseded; correct the current one",
             code="not_current",
         )
-    if run.is_closed:
+    if run.is_closed and not _worked_after_release(run, sr):
         raise InvalidTransition(
             f"run {run.code} is {run.status}; results can no longer be corrected"
         )
@@ -642,6 +711,9 @@ def qc_results_record_bulk(*, rows: list[dict], actor) -> list[QCResult]:
     for sr in stage_runs.values():
         sr.run = runs[sr.run_id]
     protocols = {r.protocol_id for r in runs.values()}
+    post_release = post_release_stage_ids_many(
+        {r.protocol_id for r in runs.values() if r.status == RunStatus.RELEASED}
+    )
     checkpoints = CheckpointTemplate.objects.in_bulk(list(checkpoint_ids))
     if protocols:
         from protocol_tracker.protocols.models import ProtocolTemplate
@@ -682,22 +754,36 @@ def qc_results_record_bulk(*, rows: list[dict], actor) -> list[QCResult]:
     )
 
     now = timezone.now()
-    planned: list[tuple[int, QCResult | None, dict]] = []  # (index, existing, new-row kwargs)
+    instrument = actor if isinstance(actor, Instrument) else None
+    recorded_by = None if instrument is not None else actor.pk
+    recorded_by_instrument = instrument.pk if instrument is not None else None
+    # (index, existing result replayed, or the new result's values and related objects)
+    planned: list[tuple[int, QCResult | None, dict | None, tuple]] = []
     seen_pairs: dict[tuple[int, int], int] = {}
     seen_keys: dict[str, int] = {}
+    # Per checkpoint, worked out once: its judge and its spec snapshot (per protocol version).
+    judges: dict[int, CheckpointJudge] = {}
+    snapshots: dict[tuple[int, int], dict] = {}
+    recorders: set[tuple[int, int]] = set()  # (lab, checkpoint) the actor may record
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             continue
         sr = stage_runs.get(row.get("stage_run"))
         checkpoint = checkpoints.get(row.get("checkpoint"))
-        if sr is None or sr.run.lab_id not in allowed_labs:
+        run = sr.run if sr is not None else None
+        if run is None or run.lab_id not in allowed_labs:
             fail(i, "stage_run", "not found")
             continue
         if checkpoint is None or checkpoint.stage_id != sr.stage_id:
             fail(i, "checkpoint", "not a checkpoint of this stage")
             continue
+        judge = judges.get(checkpoint.pk)
+        if judge is None:
+            judge = judges[checkpoint.pk] = CheckpointJudge(checkpoint)
         try:
-            _check_recorder(actor, sr.run.lab_id, checkpoint)
+            if (run.lab_id, checkpoint.pk) not in recorders:
+                _check_recorder(actor, run.lab_id, checkpoint)
+                recorders.add((run.lab_id, checkpoint.pk))
             prepared = _prepare(
                 checkpoint=checkpoint,
                 value=row.get("value"),
@@ -705,6 +791,7 @@ def qc_results_record_bulk(*, rows: list[dict], actor) -> list[QCResult]:
                 measured_at=row.get("measured_at"),
                 state=row.get("state"),
                 now=now,
+                judge=judge,
             )
         except NotPermitted as exc:
             fail(i, "checkpoint", exc.message)
@@ -739,7 +826,7 @@ def qc_results_record_bulk(*, rows: list[dict], actor) -> list[QCResult]:
                     comment=comment,
                     raw_file_id=None,
                 ):
-                    planned.append((i, existing, {}))
+                    planned.append((i, existing, None, ()))
                 else:
                     fail(i, "idempotency_key", "already used for a different result")
                 continue
@@ -750,44 +837,54 @@ def qc_results_record_bulk(*, rows: list[dict], actor) -> list[QCResult]:
         seen_pairs[pair] = i
         try:
             superseded, reason = _placement(
-                run=sr.run,
+                run=run,
                 stage_run=sr,
                 checkpoint=checkpoint,
                 current=current.get(pair),
                 prepared=prepared,
+                after_release=(
+                    run.status == RunStatus.RELEASED
+                    and sr.stage_id in post_release.get(run.protocol_id, ())
+                ),
             )
         except (InvalidTransition, ValidationFailed) as exc:
             fail(i, "checkpoint", exc.message)
             continue
-        snapshot = {
-            "spec": checkpoint.spec,
-            "unit": checkpoint.unit,
-            "value_type": checkpoint.value_type,
-            "blocking": checkpoint.blocking,
-            "protocol_id": sr.run.protocol_id,
-            "protocol_version": versions[sr.run.protocol_id],
-            "checkpoint_key": checkpoint.key,
-            "source": checkpoint.source,
+        snapshot = snapshots.get((checkpoint.pk, run.protocol_id))
+        if snapshot is None:
+            snapshot = snapshots[(checkpoint.pk, run.protocol_id)] = {
+                "spec": checkpoint.spec,
+                "unit": checkpoint.unit,
+                "value_type": checkpoint.value_type,
+                "blocking": checkpoint.blocking,
+                "protocol_id": run.protocol_id,
+                "protocol_version": versions[run.protocol_id],
+                "checkpoint_key": checkpoint.key,
+                "source": checkpoint.source,
+            }
+        values = {
+            "id": None,
+            "stage_run_id": sr.pk,
+            "checkpoint_id": checkpoint.pk,
+            "value_number": prepared.value_number,
+            "value_bool": prepared.value_bool,
+            "value_text": prepared.value_text,
+            "unit": prepared.unit,
+            "value_in_spec_unit": prepared.value_in_spec_unit,
+            "spec_snapshot": dict(snapshot),  # each result its own dict
+            "verdict": prepared.verdict,
+            "recorded_by_id": recorded_by,
+            "recorded_by_instrument_id": recorded_by_instrument,
+            "measured_at": prepared.measured_at,
+            "recorded_at": None,
+            "raw_file_id": None,
+            "idempotency_key": key,
+            "supersedes_id": superseded.pk if superseded is not None else None,
+            "reason": reason,
+            "comment": comment,
+            "passage": run.passage,
         }
-        planned.append(
-            (
-                i,
-                None,
-                dict(
-                    stage_run=sr,
-                    checkpoint=checkpoint,
-                    supersedes=superseded,
-                    fields=dict(
-                        **prepared.fields(),
-                        spec_snapshot=snapshot,
-                        idempotency_key=key,
-                        reason=reason,
-                        comment=comment,
-                        passage=sr.run.passage,
-                    ),
-                ),
-            )
-        )
+        planned.append((i, None, values, (sr, checkpoint, superseded)))
     if errors:
         errors.sort(key=lambda e: e["index"])
         raise RowErrors(
@@ -796,9 +893,22 @@ def qc_results_record_bulk(*, rows: list[dict], actor) -> list[QCResult]:
             rows=errors,
         )
 
-    fresh = [
-        _new_result(actor=actor, **kwargs) for _, existing, kwargs in planned if existing is None
-    ]
+    # Built without Model.__init__ (see audit.services.instance_builder), their related
+    # objects cached: everything was loaded and checked above.
+    build = instance_builder(QCResult)
+    fresh: list[QCResult] = []
+    for _i, existing, values, related in planned:
+        if existing is None:
+            sr, checkpoint, superseded = related
+            result = build(values)
+            result._state.fields_cache.update(
+                stage_run=sr,
+                checkpoint=checkpoint,
+                supersedes=superseded,
+                recorded_by=None if instrument is not None else actor,
+                recorded_by_instrument=instrument,
+            )
+            fresh.append(result)
     try:
         with transaction.atomic():
             _insert_results(fresh)
@@ -809,75 +919,35 @@ def qc_results_record_bulk(*, rows: list[dict], actor) -> list[QCResult]:
         ) from None
     changes: list[Change] = []
     for result in fresh:
-        sr = result.stage_run
+        related = result._state.fields_cache
+        sr, superseded = related["stage_run"], related["supersedes"]
+        run = sr.run
         changes.append(
             Change(
                 action="qc_result.record",
                 obj=result,
-                before=result_state(result.supersedes) if result.supersedes else None,
+                before=result_state(superseded) if superseded is not None else None,
                 after=result_state(result),
                 reason=result.reason,
-                run_id=sr.run_id,
-                lab_id=sr.run.lab_id,
+                run_id=run.pk,
+                lab_id=run.lab_id,
             )
         )
-        if result.verdict == Verdict.FAIL or sr.run.status == RunStatus.RELEASED:
+        if result.verdict == Verdict.FAIL or run.status == RunStatus.RELEASED:
             changes += _after_record(
                 actor=actor,
-                run=sr.run,
+                run=run,
                 stage_run=sr,
-                checkpoint=result.checkpoint,
+                checkpoint=related["checkpoint"],
                 result=result,
-                superseded=result.supersedes,
+                superseded=superseded,
             )
     audit_record_many(actor=actor, changes=changes)
     fresh_iter = iter(fresh)
-    return [
-        existing if existing is not None else next(fresh_iter) for _, existing, _kwargs in planned
-    ]
+    return [existing if existing is not None else next(fresh_iter) for _, existing, *_ in planned]
 
 
-def _new_result(*, actor, stage_run, checkpoint, supersedes, fields) -> QCResult:
-    """A QCResult with its related objects cached, built without the FK descriptors' checks
-    (a fifth of the bulk path's time otherwise); the objects were all loaded and checked."""
-    instrument = actor if isinstance(actor, Instrument) else None
-    result = QCResult(
-        stage_run_id=stage_run.pk,
-        checkpoint_id=checkpoint.pk,
-        supersedes_id=supersedes.pk if supersedes is not None else None,
-        recorded_by_id=None if instrument else actor.pk,
-        recorded_by_instrument_id=instrument.pk if instrument else None,
-        **fields,
-    )
-    cache = result._state.fields_cache
-    cache["stage_run"], cache["checkpoint"], cache["supersedes"] = stage_run, checkpoint, supersedes
-    cache["recorded_by"] = None if instrument else actor
-    cache["recorded_by_instrument"] = instrument
-    return result
-
-
-_COPY_FIELDS = (
-    "id",
-    "stage_run_id",
-    "checkpoint_id",
-    "value_number",
-    "value_bool",
-    "value_text",
-    "unit",
-    "value_in_spec_unit",
-    "spec_snapshot",
-    "verdict",
-    "recorded_by_id",
-    "recorded_by_instrument_id",
-    "measured_at",
-    "recorded_at",
-    "raw_file_id",
-    "idempotency_key",
-    "supersedes_id",
-    "reason",
-    "comment",
-    "passage",
-)
+_RESULT_COLUMNS = tuple(f.attname for f in QCResult._meta.concrete_fields)
 
 
 def _insert_results(results: list[QCResult]) -> None:
@@ -885,7 +955,8 @@ def _insert_results(results: list[QCResult]) -> None:
     first), ``bulk_create`` elsewhere. Either way the instances come back saved, with their pk.
 
     ``COPY`` is several times faster than a multi-row INSERT here: the JSON spec snapshot makes
-    each row long, and client-side parameter quoting of long strings dominates an INSERT.
+    each row long, and client-side parameter quoting of long strings dominates an INSERT. The
+    snapshot's JSON text is the same for every result of one checkpoint: it is encoded once.
     """
     if not results:
         return
@@ -896,32 +967,34 @@ def _insert_results(results: list[QCResult]) -> None:
 
     table = QCResult._meta.db_table
     now = timezone.now()
+    snapshot_at = _RESULT_COLUMNS.index("spec_snapshot")
+    texts: dict[tuple[int, object], str] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [table, len(results)],
         )
         ids = [row[0] for row in cursor.fetchall()]
-        for result, pk in zip(results, ids, strict=True):
-            result.pk = pk
-            result.recorded_at = now
-        sql = f"COPY {table} ({', '.join(_COPY_FIELDS)}) FROM STDIN"
+        sql = f"COPY {table} ({', '.join(_RESULT_COLUMNS)}) FROM STDIN"
         try:
             with cursor.cursor.copy(sql) as copy:
-                for result in results:
-                    copy.write_row(
-                        [
-                            json.dumps(result.spec_snapshot, cls=DjangoJSONEncoder)
-                            if name == "spec_snapshot"
-                            else getattr(result, name)
-                            for name in _COPY_FIELDS
-                        ]
-                    )
+                for result, pk in zip(results, ids, strict=True):
+                    result.pk = pk
+                    result.recorded_at = now
+                    data = result.__dict__  # every column is there (see the builder)
+                    row = [data[name] for name in _RESULT_COLUMNS]
+                    key = (result.checkpoint_id, result.spec_snapshot.get("protocol_id"))
+                    text = texts.get(key)
+                    if text is None:
+                        text = texts[key] = json.dumps(result.spec_snapshot, cls=DjangoJSONEncoder)
+                    row[snapshot_at] = text
+                    copy.write_row(row)
         except psycopg.errors.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
+    alias = connection.alias
     for result in results:
         result._state.adding = False
-        result._state.db = connection.alias
+        result._state.db = alias
 
 
 # --- raw files ------------------------------------------------------------------------------
@@ -1375,9 +1448,12 @@ def signature_sign(
 def run_release(*, run: Run, actor, password: str, pending_tests: Sequence[str] = ()) -> Run:
     """Release a completed run with a signature (reviewer; four eyes).
 
-    Every blocking checkpoint must have passed or be covered by an accepted disposition, except
-    the ``pending_tests`` (checkpoint keys), which must be ``pending_allowed`` and pending now:
-    that is a conditional release (EU GMP Part IV). No deviation may be open.
+    Only the manufacturing stages count (the run is ``completed`` when they are done); the
+    post-release stages (transplant, follow-up) whose dependencies are done become ready and are
+    re-planned from the release time. Every blocking checkpoint must have passed or be covered
+    by an accepted disposition, except the ``pending_tests`` (checkpoint keys), which must be
+    ``pending_allowed`` and pending now: that is a conditional release (EU GMP Part IV). No
+    deviation may be open.
     """
     run = lock_run(run.pk)
     require_role(actor, run.lab_id, CAN_REVIEW, "release runs")
@@ -1447,6 +1523,8 @@ def run_release(*, run: Run, actor, password: str, pending_tests: Sequence[str] 
         run=run,
         statement=statement,
     )
+    # The signature binds the lot as released; only then may its post-release work begin.
+    audit_record_many(actor=actor, changes=open_post_release_work(run))
     _emit_run_released(run.pk)
     return run
 

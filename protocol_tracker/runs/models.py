@@ -59,6 +59,10 @@ class RunStatus(models.TextChoices):
 
 
 class Run(models.Model):
+    """A batch. ``completed`` means manufacturing is done and the lot awaits its signed release;
+    the stages after the release stage (transplant, follow-up) are worked while the run is
+    ``released`` (it stays released when they finish: ``post_release_completed_at``)."""
+
     ALLOWED_TRANSITIONS = {
         RunStatus.PLANNED: {RunStatus.ACTIVE, RunStatus.TERMINATED},
         RunStatus.ACTIVE: {
@@ -104,8 +108,27 @@ class Run(models.Model):
     )
     planned_start = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "When manufacturing finished (every stage up to and including the release stage "
+            "done): the run then awaits its release review."
+        ),
+    )
+    closed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When the run was released, rejected or terminated."),
+    )
+    post_release_completed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the last stage after the release (transplant, follow-up) was done; the run "
+            "stays released. Empty while that work goes on, and for protocols without it."
+        ),
+    )
     conditional_release = models.BooleanField(default=False)
     pending_tests = models.JSONField(
         default=list, blank=True, help_text=_("Checkpoint keys still pending at release.")

@@ -7,6 +7,11 @@ arithmetic happens on the lab's local clock and the result is converted back.
 
 A stage starts when all the stages it depends on are due (or, once they have finished, when the
 last of them actually finished); the roots start at the run's planned start.
+
+Release gates manufacturing, not the clinic: the stages downstream of a release stage
+(transplant, follow-up) are *post-release* (:func:`post_release_nodes`). The run is ready for its
+release review when its manufacturing stages are done; the post-release stages wait for the
+signed release and are planned from it (``not_before`` in :func:`plan_stages`).
 """
 
 from __future__ import annotations
@@ -75,6 +80,44 @@ def topological_order(
     return order
 
 
+RELEASE_KIND = "release"
+
+
+def post_release_nodes(
+    kinds: Mapping[Hashable, str], depends_on: Mapping[Hashable, Iterable[Hashable]]
+) -> frozenset[Hashable]:
+    """The stages that come after the release of the lot: downstream (transitively) of a stage
+    of kind ``release``, and upstream of none.
+
+    With one release stage (the usual case) that is simply everything after it. The second
+    condition matters when releases are chained (a cell bank released mid-run, then the lot):
+    the run has one release decision, so whatever leads to a later release stage is still
+    manufacturing and only what follows the last release waits for it. No release stage: empty
+    (the run is released once every stage is done).
+    """
+    dependants: dict[Hashable, set[Hashable]] = {node: set() for node in kinds}
+    for node, deps in depends_on.items():
+        for dep in deps:
+            dependants.setdefault(dep, set()).add(node)
+    releases = [node for node, kind in kinds.items() if kind == RELEASE_KIND]
+    downstream = _reach(releases, dependants)
+    upstream = _reach(releases, {n: set(d) for n, d in depends_on.items()})
+    return frozenset(downstream - upstream - set(releases))
+
+
+def _reach(starts: Iterable[Hashable], edges: Mapping[Hashable, Iterable[Hashable]]) -> set:
+    """Every node reachable from ``starts`` along ``edges`` (the starts themselves excluded
+    unless reached again)."""
+    seen: set[Hashable] = set()
+    stack = [n for start in starts for n in edges.get(start, ())]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(edges.get(node, ()))
+    return seen
+
+
 @dataclass(frozen=True)
 class StageSpan:
     planned_start: datetime
@@ -90,14 +133,17 @@ def plan_stages(
     tz: tzinfo,
     fixed: Mapping[Hashable, StageSpan] | None = None,
     finished: Mapping[Hashable, datetime] | None = None,
+    not_before: Mapping[Hashable, datetime] | None = None,
 ) -> dict[Hashable, StageSpan]:
     """Planned start and due time of every stage in ``order`` (topological).
 
     ``fixed`` stages keep their span (they have started); ``finished`` stages end at their actual
-    completion time instead of their due time when their dependants are planned.
+    completion time instead of their due time when their dependants are planned; a stage in
+    ``not_before`` starts no earlier than that (post-release stages: the release).
     """
     fixed = fixed or {}
     finished = finished or {}
+    not_before = not_before or {}
     spans: dict[Hashable, StageSpan] = {}
     ends: dict[Hashable, datetime] = {}
     for node in order:
@@ -106,6 +152,8 @@ def plan_stages(
         else:
             deps = list(depends_on.get(node, ()))
             begin = max((ends[d] for d in deps), default=start)
+            if node in not_before:
+                begin = max(begin, not_before[node])
             span = StageSpan(begin, wall_add(begin, durations[node], tz))
         spans[node] = span
         ends[node] = finished.get(node, span.due_at)

@@ -2,21 +2,62 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from protocol_tracker.protocols.models import CheckpointTemplate
+from protocol_tracker.protocols.models import CheckpointTemplate, ProtocolTemplate, StageTemplate
 from protocol_tracker.qc.models import Deviation, DeviationStatus, QCResult, Signature, Verdict
+from protocol_tracker.runs import planning
 from protocol_tracker.runs.models import (
     OPEN_STAGE_STATUSES,
     Run,
+    RunStatus,
     StageRun,
     StageStatus,
     TaskOccurrence,
 )
+
+_POST_RELEASE_CACHE = "_post_release_stage_ids"
+
+
+def post_release_stage_ids(protocol: ProtocolTemplate | int) -> frozenset[int]:
+    """Ids of the protocol's stage templates that come after the lot release (transplant,
+    follow-up): see :func:`protocol_tracker.runs.planning.post_release_nodes`. One query.
+
+    Given a ProtocolTemplate instance, the answer is kept on it (a run's protocol version is
+    frozen), so one service call asks the database once however often it needs the answer.
+    """
+    if isinstance(protocol, ProtocolTemplate):
+        cached = getattr(protocol, _POST_RELEASE_CACHE, None)
+        if cached is None:
+            cached = post_release_stage_ids_many([protocol.pk])[protocol.pk]
+            setattr(protocol, _POST_RELEASE_CACHE, cached)
+        return cached
+    return post_release_stage_ids_many([protocol])[protocol]
+
+
+def post_release_stage_ids_many(protocol_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """:func:`post_release_stage_ids` of several protocols (by id) in one query."""
+    protocol_ids = set(protocol_ids)
+    if not protocol_ids:
+        return {}
+    kinds: dict[int, dict[int, str]] = {pk: {} for pk in protocol_ids}
+    depends: dict[int, dict[int, list[int]]] = {pk: {} for pk in protocol_ids}
+    rows = StageTemplate.objects.filter(protocol_id__in=protocol_ids).values_list(
+        "protocol_id", "pk", "kind", "depends_on"
+    )
+    for protocol_id, pk, kind, dep in rows:
+        kinds[protocol_id][pk] = kind
+        deps = depends[protocol_id].setdefault(pk, [])
+        if dep is not None:
+            deps.append(dep)
+    return {
+        pk: frozenset(planning.post_release_nodes(kinds[pk], depends[pk])) for pk in protocol_ids
+    }
 
 
 def _count(qs: QuerySet) -> Coalesce:
@@ -133,10 +174,15 @@ def run_lineage(*, run: Run) -> LineageNode:
 
 
 def stage_runs_due(user, *, before: datetime) -> QuerySet[StageRun]:
-    """Open stage runs of active runs in the user's labs, due before ``before``, soonest first."""
+    """Open stage runs of active runs in the user's labs, due before ``before``, soonest first;
+    and of released runs (whose open stages are post-release ones: transplant, follow-up)."""
     return (
         StageRun.objects.for_user(user)
-        .filter(status__in=OPEN_STAGE_STATUSES, due_at__lt=before, run__status="active")
+        .filter(
+            status__in=OPEN_STAGE_STATUSES,
+            due_at__lt=before,
+            run__status__in=[RunStatus.ACTIVE, RunStatus.RELEASED],
+        )
         .select_related("run", "run__donor", "run__lab", "stage", "assignee")
         .order_by("due_at", "id")
     )

@@ -20,6 +20,15 @@ Decisions worth knowing:
   event of its own when it is done.
 - Stopping a run (terminate, reject) closes its open work: stages not started are skipped, stages
   in progress fail, open bench tasks are skipped; so reminders never chase a closed run.
+- Release gates manufacturing, not the clinic. The stages downstream of a stage of kind
+  ``release`` (transplant, follow-up: :func:`runs.selectors.post_release_stage_ids`) are
+  *post-release*. The run becomes ``completed`` (ready for its release review) when every other
+  stage is done; the post-release stages stay pending until the signed release, which makes them
+  ready and re-plans them from the release time (:func:`open_post_release_work`, the same
+  re-planning as a stage completion). They are then started, completed and given results while
+  the run is ``released``; the manufacturing stages stay frozen. When the last of them is done
+  the run stays released and gets ``post_release_completed_at``. A protocol without a release
+  stage has no post-release stages: every stage must be done before the release.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from protocol_tracker.runs.models import (
     StageStatus,
     TaskOccurrence,
 )
+from protocol_tracker.runs.selectors import post_release_stage_ids
 
 DONE_STAGE_STATUSES = frozenset({StageStatus.COMPLETED, StageStatus.SKIPPED})
 WORKING_STAGE_STATUSES = frozenset({StageStatus.IN_PROGRESS, StageStatus.AWAITING_QC})
@@ -98,6 +108,24 @@ def _refuse_unless_active(run: Run, doing: str) -> None:
         raise InvalidTransition(f"run {run.code} is {run.status}; {doing} needs an active run")
 
 
+def _post_release(run: Run) -> frozenset[int]:
+    """Stage template ids of ``run``'s post-release stages (cached on its protocol instance)."""
+    return post_release_stage_ids(run.protocol)
+
+
+def _refuse_unless_workable(run: Run, sr: StageRun, *, doing: str, refused: str) -> None:
+    """Manufacturing stages are worked while the run is active, post-release stages (transplant,
+    follow-up) once it is released; ``refused`` completes "stage 'X' ..." before the release."""
+    if sr.stage_id in _post_release(run):
+        if run.status == RunStatus.RELEASED:
+            return
+        if not run.is_closed:
+            raise InvalidTransition(
+                f"stage '{sr.stage.name}' {refused} before run {run.code} is released"
+            )
+    _refuse_unless_active(run, doing)
+
+
 def run_state(run: Run) -> dict:
     return {
         "status": run.status,
@@ -107,6 +135,7 @@ def run_state(run: Run) -> dict:
         "started_at": run.started_at,
         "completed_at": run.completed_at,
         "closed_at": run.closed_at,
+        "post_release_completed_at": run.post_release_completed_at,
         "conditional_release": run.conditional_release,
         "pending_tests": list(run.pending_tests or []),
         "flagged": run.flagged,
@@ -567,11 +596,13 @@ def _open_predecessors(stage_run: StageRun) -> list[str]:
 
 @transaction.atomic
 def stage_start(*, stage_run: StageRun, actor) -> StageRun:
-    """ready → in progress. Refused while a predecessor is open or the run is not active."""
+    """ready → in progress. Refused while a predecessor is open or the run is not active (for a
+    post-release stage: not released)."""
     sr = lock_stage_run(stage_run.pk, run_id=stage_run.run_id)
     run = sr.run
     require_role(actor, run.lab_id, CAN_WORK, "start stages")
     name = sr.stage.name
+    _refuse_unless_workable(run, sr, doing=f"starting stage '{name}'", refused="cannot start")
     if sr.status == StageStatus.PENDING:
         blockers = _open_predecessors(sr)
         if blockers:
@@ -581,7 +612,6 @@ def stage_start(*, stage_run: StageRun, actor) -> StageRun:
                 + (" is" if len(blockers) == 1 else " are")
                 + " not completed"
             )
-    _refuse_unless_active(run, f"starting stage '{name}'")
     if sr.status != StageStatus.READY:
         raise InvalidTransition(f"stage '{name}' is {sr.status}; only a ready stage can start")
     before = stage_run_state(sr)
@@ -601,11 +631,18 @@ def stage_start(*, stage_run: StageRun, actor) -> StageRun:
     return sr
 
 
-def _replan(run: Run, *, just_completed: StageRun) -> tuple[list[StageRun], list[Change]]:
-    """Make ready the dependants whose dependencies are done; re-plan what has not started."""
+def _replan(run: Run, *, just_completed: StageRun | None) -> tuple[list[StageRun], list[Change]]:
+    """Make ready the dependants whose dependencies are done; re-plan what has not started.
+
+    Post-release stages become ready only once the run is released, and then start no earlier
+    than the release.
+    """
     stage_runs = list(StageRun.objects.filter(run=run).select_related("stage").order_by("order"))
     by_stage = {sr.stage_id: sr for sr in stage_runs}
-    by_stage[just_completed.stage_id] = just_completed
+    if just_completed is not None:
+        by_stage[just_completed.stage_id] = just_completed
+    post_release = _post_release(run)
+    released = run.status == RunStatus.RELEASED
     stage_runs = [by_stage[sr.stage_id] for sr in stage_runs]
     depends: dict[int, list[int]] = {sr.stage_id: [] for sr in stage_runs}
     through = StageTemplate.depends_on.through.objects.filter(
@@ -633,6 +670,7 @@ def _replan(run: Run, *, just_completed: StageRun) -> tuple[list[StageRun], list
         tz=run.lab.tz,
         fixed=fixed,
         finished=finished,
+        not_before=dict.fromkeys(post_release, run.closed_at) if released else None,
     )
     changed: list[StageRun] = []
     changes: list[Change] = []
@@ -642,8 +680,10 @@ def _replan(run: Run, *, just_completed: StageRun) -> tuple[list[StageRun], list
             continue
         before = stage_run_state(sr)
         actions = []
-        if sr.status == StageStatus.PENDING and all(
-            by_stage[d].status in DONE_STAGE_STATUSES for d in depends[sr.stage_id]
+        if (
+            sr.status == StageStatus.PENDING
+            and (released or sr.stage_id not in post_release)
+            and all(by_stage[d].status in DONE_STAGE_STATUSES for d in depends[sr.stage_id])
         ):
             sr.status = StageStatus.READY
             actions.append("ready")
@@ -683,13 +723,22 @@ def _shift_open_tasks(shifts: dict[int, timedelta], tz) -> None:
     TaskOccurrence.objects.bulk_update(occurrences, ["due_at"], batch_size=500)
 
 
+def open_post_release_work(run: Run) -> list[Change]:
+    """At the release (``run`` locked and already released): the post-release stages whose
+    dependencies are done become ready, and what has not started is re-planned from the
+    release time. Returns the audit changes for the caller to write."""
+    return _replan(run, just_completed=None)[1]
+
+
 @transaction.atomic
 def stage_complete(*, stage_run: StageRun, actor, note: str = "") -> StageRun:
     """in progress / awaiting QC → completed, when every blocking checkpoint is satisfied.
 
     Then: dependants whose dependencies are all done become ready, what has not started is
     re-planned from the actual completion, finishing outside the allowed window opens a
-    ``window`` deviation, and the run completes with its last stage.
+    ``window`` deviation, and the run completes (awaits its release) with its last manufacturing
+    stage. A released run whose post-release stages are all done gets
+    ``post_release_completed_at`` and stays released.
     """
     from protocol_tracker.qc.selectors import stage_qc_gaps
 
@@ -697,7 +746,7 @@ def stage_complete(*, stage_run: StageRun, actor, note: str = "") -> StageRun:
     run = sr.run
     require_role(actor, run.lab_id, CAN_WORK, "complete stages")
     name = sr.stage.name
-    _refuse_unless_active(run, f"completing stage '{name}'")
+    _refuse_unless_workable(run, sr, doing=f"completing stage '{name}'", refused="cannot complete")
     if sr.status not in WORKING_STAGE_STATUSES:
         raise InvalidTransition(
             f"stage '{name}' is {sr.status}; only a stage in progress can complete"
@@ -721,12 +770,26 @@ def stage_complete(*, stage_run: StageRun, actor, note: str = "") -> StageRun:
 
     stage_runs, replan_changes = _replan(run, just_completed=sr)
     changes += replan_changes
-    if all(other.status in DONE_STAGE_STATUSES for other in stage_runs):
+    post_release = _post_release(run)
+    if run.status == RunStatus.ACTIVE and all(
+        other.status in DONE_STAGE_STATUSES
+        for other in stage_runs
+        if other.stage_id not in post_release
+    ):
         run_before = run_state(run)
         run.status = RunStatus.COMPLETED
         run.completed_at = now
         run.save(update_fields=["status", "completed_at"])
         changes.append(_change("run.complete", run, run, run_before, run_state(run)))
+    elif (
+        run.status == RunStatus.RELEASED
+        and run.post_release_completed_at is None
+        and all(other.status in DONE_STAGE_STATUSES for other in stage_runs)
+    ):
+        run_before = run_state(run)
+        run.post_release_completed_at = now
+        run.save(update_fields=["post_release_completed_at"])
+        changes.append(_change("run.post_release_complete", run, run, run_before, run_state(run)))
     audit_record_many(actor=actor, changes=changes)
 
     early, late = sr.due_at - sr.stage.window_early, sr.due_at + sr.stage.window_late
@@ -822,7 +885,9 @@ def task_done(*, occurrence: TaskOccurrence, actor, note: str = "") -> TaskOccur
         )
     if occ.skipped:
         raise Conflict(f"'{occ.task.name}' was skipped", code="skipped")
-    _refuse_unless_active(run, "logging bench tasks")
+    _refuse_unless_workable(
+        run, sr, doing="logging bench tasks", refused="cannot have bench tasks logged"
+    )
     if sr.status not in WORKING_STAGE_STATUSES:
         raise InvalidTransition(
             f"stage '{sr.stage.name}' is {sr.status}; bench tasks are logged while it is in "

@@ -6,13 +6,18 @@ stage_start, qc_result_record, stage_complete. The extra runs (with all their st
 seeded with ``bulk_create``; the measured runs go through the services. Target: the same number
 of queries per action whatever the size of the database.
 
-Bulk: ``qc_results_record_bulk`` with 5,000 rows (validated, judged, one insert, one audit
-insert) against PostgreSQL ``COPY`` of the same rows into a scratch table (on SQLite, a raw
-``executemany``). Target: at least 0.2 of the raw speed.
+Bulk: ``qc_results_record_bulk`` with 5,000 rows (validated, judged, one ``COPY`` of the results
+and one of their 5,000 chained audit events, committed) against PostgreSQL ``COPY`` of the same
+rows into a scratch temporary table (on SQLite, a raw ``executemany``), timed right after it;
+the median of ``BULK_REPEATS`` rounds, since other work on the machine moves single figures by
+a factor of two. Target: at least 0.2 of the raw speed. Note the baseline's table has no foreign
+keys, no WAL (temporary) and no audit trail: on PostgreSQL the real tables' own cost (two rows
+per result, 21 indexes, 6 deferred foreign-key checks at commit) is already about 0.2 of it.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -23,6 +28,7 @@ from django.utils import timezone
 
 SAMPLE_RUNS = 10
 BULK_ROWS = 5000
+BULK_REPEATS = 3
 ACTIONS = ("run_create", "run_start", "stage_start", "qc_result_record", "stage_complete")
 
 
@@ -102,7 +108,7 @@ def _measure(lab, protocol, technician, donor) -> dict[str, list[int]]:
     return counts
 
 
-def _bulk(lab, protocol, technician, donors) -> tuple[float, float, str]:
+def _bulk(lab, protocol, technician, donors, *, prefix: str = "") -> tuple[float, float, str]:
     """Seconds for the bulk service and for the raw baseline, and the baseline's name."""
     from protocol_tracker.qc.models import QCResult
     from protocol_tracker.qc.services import qc_results_record_bulk
@@ -119,7 +125,7 @@ def _bulk(lab, protocol, technician, donors) -> tuple[float, float, str]:
                 lab=lab,
                 protocol=protocol,
                 donor=donors[i % len(donors)],
-                code=f"BULK-{i:05d}",
+                code=f"BULK-{prefix}{i:05d}",
                 planned_start=now,
                 status="active",
             )
@@ -224,7 +230,11 @@ def run() -> dict[str, dict]:
     small = _measure(lab, protocol, technician, donors[0])
     _seed_runs(lab, protocol, donors, 9_900 - 2 * SAMPLE_RUNS, 100)
     large = _measure(lab, protocol, technician, donors[1])
-    bulk_s, raw_s, baseline = _bulk(lab, protocol, technician, donors)
+    rounds = [_bulk(lab, protocol, technician, donors, prefix=f"{n}-") for n in range(BULK_REPEATS)]
+    bulk_s = statistics.median(r[0] for r in rounds)
+    raw_s = statistics.median(r[1] for r in rounds)
+    ratio = statistics.median(r[1] / r[0] for r in rounds)
+    baseline = rounds[0][2]
 
     def average(counts):
         values = [v for name in ACTIONS for v in counts[name]]
@@ -260,7 +270,7 @@ def run() -> dict[str, dict]:
         "target": "-",
     }
     figures["qc_bulk_vs_raw_ratio"] = {
-        "value": raw_s / bulk_s,
+        "value": ratio,
         "unit": "ratio",
         "target": f">= 0.2 of {baseline}",
     }

@@ -181,3 +181,45 @@ def test_raw_file_refuses_empty_data_and_strangers(lab, technician, other_techni
     with pytest.raises(NotPermitted):
         raw_file_store(lab=lab, data=b"x", filename="x.csv", actor=other_technician)
     assert RawFile.objects.count() == 0
+
+
+@pytest.mark.parametrize("copy_min_events", [1, 10_000])
+def test_bulk_audit_events_are_the_same_through_copy_or_insert(
+    expand, technician, monkeypatch, copy_min_events
+):
+    """On PostgreSQL a large batch is streamed in with COPY; the events are those an INSERT
+    writes (same content, chained in id order) and the chain verifies."""
+    from protocol_tracker.audit import services as audit_services
+
+    monkeypatch.setattr(audit_services, "COPY_MIN_EVENTS", copy_min_events)
+    rows = [
+        _row(expand, "viability", 90.5, unit="%"),
+        _row(expand, "density", 7_000_000, unit="cells/mL", idempotency_key="k1"),
+        _row(expand, "mycoplasma", "false", comment="PCR kit lot 7, “Zelle” 细胞"),
+        _row(expand, "morphology", "compact"),
+    ]
+
+    with time_machine.travel(NOW, tick=False):
+        results = qc_results_record_bulk(rows=rows, actor=technician)
+
+    events = list(AuditEvent.objects.filter(action="qc_result.record").order_by("id"))[1:]
+    assert [(e.object_id, e.run_id, e.lab_id, e.actor_user_id) for e in events] == [
+        (str(r.pk), expand.run_id, expand.run.lab_id, technician.pk) for r in results
+    ]
+    assert events[1].after == {
+        "stage_run": expand.pk,
+        "checkpoint": results[1].checkpoint_id,
+        "value_number": 7_000_000.0,
+        "value_bool": None,
+        "value_text": "",
+        "unit": "cells/mL",
+        "value_in_spec_unit": 7.0,
+        "verdict": "pass",
+        "measured_at": "2026-03-03T07:00:00Z",
+        "supersedes": None,
+        "raw_file": None,
+        "idempotency_key": "k1",
+        "comment": "",
+    }
+    assert (events[0].before, events[2].object_repr) == (None, "Mycoplasma: no (pass)")
+    assert audit_services.audit_chain_verify().ok

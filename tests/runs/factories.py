@@ -164,6 +164,79 @@ def simple_protocol_data(code: str = "simple") -> dict[str, Any]:
     }
 
 
+def clinical_protocol_data(code: str = "clinical") -> dict[str, Any]:
+    """Manufacturing, then the clinic: collect (24 h) → release (48 h, kind release) →
+    transplant (24 h) → follow-up (30 days, visits on days 7 and 14); and a safety watch
+    (30 days) that also follows the release directly. The last three are post-release."""
+    return {
+        "code": code,
+        "name": "Clinical test protocol",
+        "description": "",
+        "stages": [
+            stage(
+                "collect",
+                24,
+                kind="collection",
+                checkpoints=[
+                    checkpoint("volume_ok", value_type="boolean", spec={"expected": True}),
+                ],
+            ),
+            stage(
+                "release",
+                48,
+                depends_on=["collect"],
+                kind="release",
+                checkpoints=[
+                    checkpoint("endotoxin", unit="EU/mL", spec={"max": 5}),
+                    checkpoint(
+                        "sterility",
+                        value_type="boolean",
+                        spec={"expected": False},
+                        pending_allowed=True,
+                    ),
+                ],
+            ),
+            stage(
+                "transplant",
+                24,
+                depends_on=["release"],
+                kind="transplant",
+                early=24,
+                late=24,
+                checkpoints=[
+                    checkpoint(
+                        "bedside_identity",
+                        value_type="boolean",
+                        spec={"expected": True},
+                        recorded_by="person",
+                    ),
+                    checkpoint("dose", unit="10^6 cells", blocking=False),
+                ],
+            ),
+            stage(
+                "follow_up",
+                30 * 24,
+                depends_on=["transplant"],
+                kind="follow_up",
+                early=0,
+                late=60 * 24,
+                tasks=[task("visit", on_days=[7, 14])],
+                checkpoints=[
+                    checkpoint("c_peptide", unit="pmol/L", blocking=False),
+                ],
+            ),
+            stage(
+                "safety_watch",
+                30 * 24,
+                depends_on=["release"],
+                kind="follow_up",
+                early=0,
+                late=60 * 24,
+            ),
+        ],
+    }
+
+
 def protocol_from_dict(
     lab, data: dict[str, Any], *, version: int = 1, status: str = ProtocolStatus.PUBLISHED
 ) -> ProtocolTemplate:
