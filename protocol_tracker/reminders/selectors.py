@@ -19,6 +19,7 @@ from protocol_tracker.reminders.models import (
 )
 from protocol_tracker.runs.models import (
     OPEN_STAGE_STATUSES,
+    WORKING_RUN_STATUSES,
     Run,
     RunStatus,
     StageRun,
@@ -117,7 +118,7 @@ def _mine(user, prefix: str = "") -> Q:
 
 
 _PLANNED_STAGE_STATUSES = (StageStatus.PENDING, *OPEN_STAGE_STATUSES)
-_LIVE_RUN_STATUSES = (RunStatus.PLANNED, RunStatus.ACTIVE)
+_LIVE_RUN_STATUSES = (RunStatus.PLANNED, *WORKING_RUN_STATUSES)
 
 
 def calendar_stage_runs_for_user(user, *, now: datetime) -> QuerySet[StageRun]:
@@ -195,7 +196,9 @@ def digest_for_lab(*, lab: Lab, now: datetime) -> Digest:
     )
     overdue_stages = list(
         StageRun.objects.for_lab(lab)
-        .filter(status__in=OPEN_STAGE_STATUSES, due_at__lt=now, run__status=RunStatus.ACTIVE)
+        .filter(
+            status__in=OPEN_STAGE_STATUSES, due_at__lt=now, run__status__in=WORKING_RUN_STATUSES
+        )
         .select_related("run__donor", "stage")
         .order_by("due_at", "id")[:DIGEST_LIMIT]
     )
@@ -206,7 +209,7 @@ def digest_for_lab(*, lab: Lab, now: datetime) -> Digest:
             skipped=False,
             due_at__lt=now,
             stage_run__status__in=OPEN_STAGE_STATUSES,
-            stage_run__run__status=RunStatus.ACTIVE,
+            stage_run__run__status__in=WORKING_RUN_STATUSES,
         )
         .select_related("task", "stage_run__run__donor", "stage_run__stage")
         .order_by("due_at", "id")[:DIGEST_LIMIT]

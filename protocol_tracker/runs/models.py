@@ -58,6 +58,11 @@ class RunStatus(models.TextChoices):
     TERMINATED = "terminated", _("Terminated")
 
 
+# Runs whose open stages are worked (and reminded): active runs, and released runs, whose
+# post-release stages (transplant, follow-up) open at release.
+WORKING_RUN_STATUSES = (RunStatus.ACTIVE, RunStatus.RELEASED)
+
+
 class Run(models.Model):
     """A batch. ``completed`` means manufacturing is done and the lot awaits its signed release;
     the stages after the release stage (transplant, follow-up) are worked while the run is

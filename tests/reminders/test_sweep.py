@@ -264,3 +264,20 @@ def test_another_labs_members_never_get_this_labs_reminders(
 
     assert rows() == [("due_soon", "tech-b", "sent")]
     assert timezone.is_aware(Notification.objects.get().due_at)
+
+
+@pytest.mark.parametrize(
+    ("run_status", "expected"),
+    [
+        (RunStatus.RELEASED, [("due_soon", "tech-a", "sent")]),  # transplant, follow-up
+        (RunStatus.ON_HOLD, []),
+        (RunStatus.REJECTED, []),
+    ],
+)
+def test_post_release_work_of_a_released_run_is_reminded(lab, technician, run_status, expected):
+    stage_run = stage_run_due(lab, NOW + 10 * H, assignee=technician, name="Transplant")
+    type(stage_run.run).objects.filter(pk=stage_run.run_id).update(status=run_status)
+
+    sweep_and_send(NOW)
+
+    assert rows() == expected

@@ -34,7 +34,7 @@ from protocol_tracker.reminders.webhooks import (
     DeliveryDraft,
     webhook_deliveries_create,
 )
-from protocol_tracker.runs.models import RunStatus, StageRun, TaskOccurrence
+from protocol_tracker.runs.models import WORKING_RUN_STATUSES, StageRun, TaskOccurrence
 
 # --- out-of-spec results -------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ def _stale_reason(notification: Notification, now: datetime) -> str:
             .filter(pk=notification.object_id)
             .first()
         )
-        if item is None or not item.is_open or item.run.status != RunStatus.ACTIVE:
+        if item is None or not item.is_open or item.run.status not in WORKING_RUN_STATUSES:
             return "The stage run is no longer open."
         lead, window_late, lab = item.stage.reminder_lead, item.stage.window_late, item.run.lab
     else:
@@ -184,7 +184,7 @@ def _stale_reason(notification: Notification, now: datetime) -> str:
             item is None
             or not item.is_open
             or not item.stage_run.is_open
-            or item.stage_run.run.status != RunStatus.ACTIVE
+            or item.stage_run.run.status not in WORKING_RUN_STATUSES
         ):
             return "The bench task is no longer open."
         lead, window_late = item.stage_run.stage.reminder_lead, timedelta(0)

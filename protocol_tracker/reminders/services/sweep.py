@@ -30,7 +30,12 @@ from protocol_tracker.reminders.webhooks import (
     webhook_deliveries_create,
     webhook_deliveries_enqueue_pending,
 )
-from protocol_tracker.runs.models import OPEN_STAGE_STATUSES, RunStatus, StageRun, TaskOccurrence
+from protocol_tracker.runs.models import (
+    OPEN_STAGE_STATUSES,
+    WORKING_RUN_STATUSES,
+    StageRun,
+    TaskOccurrence,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +101,7 @@ def _owed_work(now: datetime) -> list[_Owed]:
             status__in=OPEN_STAGE_STATUSES,
             due_at__lte=horizon_end,
             due_at__gte=horizon_start,
-            run__status=RunStatus.ACTIVE,
+            run__status__in=WORKING_RUN_STATUSES,
         )
         .order_by("due_at", "id")
         .values_list(
@@ -120,7 +125,7 @@ def _owed_work(now: datetime) -> list[_Owed]:
             due_at__lte=horizon_end,
             due_at__gte=horizon_start,
             stage_run__status__in=OPEN_STAGE_STATUSES,
-            stage_run__run__status=RunStatus.ACTIVE,
+            stage_run__run__status__in=WORKING_RUN_STATUSES,
         )
         .order_by("due_at", "id")
         .values_list(
