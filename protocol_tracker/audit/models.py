@@ -24,8 +24,10 @@ class AuditEvent(models.Model):
     UPDATE and DELETE on this table.
     """
 
+    # No single-column indexes on lab and run: the composite (lab, id) and (run, id) indexes
+    # serve those lookups, and every index slows the append that bulk ingestion makes.
     lab = models.ForeignKey("labs.Lab", null=True, blank=True, on_delete=models.PROTECT,
-                            related_name="+")
+                            related_name="+", db_index=False)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -39,7 +41,7 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(max_length=300, blank=True)
     run = models.ForeignKey(
         "runs.Run", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events",
-        help_text="The run this event belongs to, for the per-run audit trail.",
+        help_text="The run this event belongs to, for the per-run audit trail.", db_index=False,
     )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
@@ -47,13 +49,17 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     objects = AuditEventQuerySet.as_manager()
     lab_field = "lab"
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # A constraint rather than unique=True: no extra LIKE index on PostgreSQL.
+            models.UniqueConstraint(fields=["hash"], name="audit_hash_unique"),
+        ]
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
             models.Index(fields=["run", "id"], name="audit_run_idx"),

@@ -362,19 +362,21 @@ def _notify_qc_failed(result_id: int) -> None:
     """Tell the reviewers at once, after commit (the reminders app sends and de-duplicates)."""
     from protocol_tracker.reminders.tasks import qc_failed_notify
 
-    transaction.on_commit(lambda: qc_failed_notify.delay(result_id))
+    # robust: a broker outage at this moment must not turn a committed result into an error;
+    # the reminders sweep catches the alert up from the open deviation (qc_failures_catch_up).
+    transaction.on_commit(lambda: qc_failed_notify.delay(result_id), robust=True)
 
 
 def _emit_deviation_opened(deviation_id: int) -> None:
     from protocol_tracker.reminders.tasks import deviation_opened_notify
 
-    transaction.on_commit(lambda: deviation_opened_notify.delay(deviation_id))
+    transaction.on_commit(lambda: deviation_opened_notify.delay(deviation_id), robust=True)
 
 
 def _emit_run_released(run_id: int) -> None:
     from protocol_tracker.reminders.tasks import run_released_notify
 
-    transaction.on_commit(lambda: run_released_notify.delay(run_id))
+    transaction.on_commit(lambda: run_released_notify.delay(run_id), robust=True)
 
 
 def _after_record(
