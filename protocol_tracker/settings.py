@@ -170,6 +170,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": REMINDER_SWEEP_SECONDS,
         "options": {"expires": REMINDER_SWEEP_SECONDS},
     },
+    "api-requeue-uploads": {
+        "task": "api.requeue_uploads",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "reminders-digests": {
         "task": "reminders.digests",
         "schedule": REMINDER_SWEEP_SECONDS,

@@ -140,6 +140,14 @@ class InstrumentUpload(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # api.requeue_uploads reads only the uploads still waiting for a worker.
+            models.Index(
+                fields=["created_at"],
+                name="upload_received_idx",
+                condition=models.Q(status="received"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"upload #{self.pk} {self.filename} ({self.status})"

@@ -170,8 +170,33 @@ def instrument_upload_create(
     if inline:
         outcome = _ingest(upload, raw_file=raw_file, targets=targets, actor=actor)
         return upload_finish(upload=upload, result_ids=[r.pk for r in outcome.results])
-    transaction.on_commit(lambda: ingest_upload_task.delay(upload.pk))
+    # robust: a broker outage must not turn the committed upload into an error; the beat task
+    # api.requeue_uploads picks up uploads left in "received" (uploads_requeue_stale).
+    transaction.on_commit(lambda: ingest_upload_task.delay(upload.pk), robust=True)
     return upload
+
+
+UPLOAD_REQUEUE_AFTER = timedelta(minutes=2)
+
+
+def uploads_requeue_stale(*, now: datetime, limit: int = 100) -> list[int]:
+    """Enqueue again the uploads still ``received`` well after they came in.
+
+    Their message was lost (broker down at commit) or never consumed. The parse task claims its
+    upload with a conditional update, so a duplicate message does nothing.
+    """
+    from protocol_tracker.api.tasks import ingest_upload_task
+
+    stale = list(
+        InstrumentUpload.objects.filter(
+            status=UploadStatus.RECEIVED, created_at__lt=now - UPLOAD_REQUEUE_AFTER
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for upload_id in stale:
+        ingest_upload_task.delay(upload_id)
+    return stale
 
 
 def _ingest(upload: InstrumentUpload, *, raw_file, targets: UploadTargets, actor):

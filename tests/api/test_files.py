@@ -362,3 +362,38 @@ def test_a_large_file_is_parsed_by_a_worker_and_polled(
     assert failed["error"]["code"] == "file_unreadable"
     assert failed["raw_file"]["status"] == "failed"
     assert QCResult.objects.filter(raw_file__filename="broken.fcs").count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(API_INLINE_PARSE_MAX_BYTES=1000)
+def test_an_upload_whose_message_was_lost_is_requeued_and_parsed(
+    api, lab, technician2, technician, tmp_path
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from protocol_tracker.api.services import uploads_requeue_stale
+    from protocol_tracker.celery import app
+    from tests.celery_worker import celery_process
+
+    world = f.lab_world(lab, technician2)
+    sr = f.working_stage(world.protocol, world.worker)
+    events = sr.stage.checkpoints.get(key="events")
+    client = api(technician)
+    app.control.purge()
+    accepted = upload(client, f.fcs_bytes(events=3000), "lost.fcs", stage_run=sr.pk,
+                      checkpoint=events.pk)
+    upload_id = accepted.json()["id"]
+    assert accepted.status_code == 202
+    # No worker is running yet: drop the parse message, as a broker outage would have.
+    assert app.control.purge() == 1
+    assert uploads_requeue_stale(now=timezone.now()) == []  # too early: leave it its chance
+
+    with celery_process("worker", log_dir=tmp_path, name="requeue"):
+        requeued = uploads_requeue_stale(now=timezone.now() + timedelta(minutes=3))
+        parsed = _poll(client, accepted["Location"])
+
+    assert requeued == [upload_id]
+    assert parsed["status"] == "parsed", parsed
+    assert uploads_requeue_stale(now=timezone.now() + timedelta(minutes=3)) == []
