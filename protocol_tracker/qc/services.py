@@ -76,6 +76,7 @@ from protocol_tracker.runs.services import (
     close_open_work,
     open_post_release_work,
     require_role,
+    run_audit_change,
     run_state,
 )
 
@@ -405,16 +406,7 @@ def _after_record(
             run.flag_reason = f"{run.flag_reason}\n{reason}".strip()
             fields += ["flagged", "flag_reason"]
         run.save(update_fields=fields)
-        changes.append(
-            Change(
-                action="run.late_result",
-                obj=run,
-                before=before,
-                after=run_state(run),
-                run_id=run.pk,
-                lab_id=run.lab_id,
-            )
-        )
+        changes.append(run_audit_change("run.late_result", run, run, before, run_state(run)))
         if result.verdict == Verdict.FAIL:
             deviation_create_system(
                 run=run,
@@ -440,17 +432,7 @@ def _after_record(
             )
             run.flag_reason = f"{run.flag_reason}\n{reason}".strip()
             run.save(update_fields=["flagged", "flag_reason"])
-            changes.append(
-                Change(
-                    action="run.flag",
-                    obj=run,
-                    before=before,
-                    after=run_state(run),
-                    reason=reason,
-                    run_id=run.pk,
-                    lab_id=run.lab_id,
-                )
-            )
+            changes.append(run_audit_change("run.flag", run, run, before, run_state(run), reason))
         deviation_create_system(
             run=run,
             stage_run=stage_run,
@@ -559,14 +541,13 @@ def qc_result_record(
     except IntegrityError:
         raise _idempotency_mismatch(key) from None
     changes = [
-        Change(
-            action="qc_result.record",
-            obj=result,
-            before=result_state(superseded) if superseded else None,
-            after=result_state(result),
-            reason=reason,
-            run_id=run.pk,
-            lab_id=run.lab_id,
+        run_audit_change(
+            "qc_result.record",
+            result,
+            run,
+            result_state(superseded) if superseded else None,
+            result_state(result),
+            reason,
         )
     ]
     changes += _after_record(
@@ -640,14 +621,8 @@ def qc_result_correct(
     )
     new.save()
     changes = [
-        Change(
-            action="qc_result.correct",
-            obj=new,
-            before=result_state(old),
-            after=result_state(new),
-            reason=reason,
-            run_id=run.pk,
-            lab_id=run.lab_id,
+        run_audit_change(
+            "qc_result.correct", new, run, result_state(old), result_state(new), reason
         )
     ]
     changes += _after_record(
@@ -925,14 +900,13 @@ def qc_results_record_bulk(*, rows: list[dict], actor) -> list[QCResult]:
         sr, superseded = related["stage_run"], related["supersedes"]
         run = sr.run
         changes.append(
-            Change(
-                action="qc_result.record",
-                obj=result,
-                before=result_state(superseded) if superseded is not None else None,
-                after=result_state(result),
-                reason=result.reason,
-                run_id=run.pk,
-                lab_id=run.lab_id,
+            run_audit_change(
+                "qc_result.record",
+                result,
+                run,
+                result_state(superseded) if superseded is not None else None,
+                result_state(result),
+                result.reason,
             )
         )
         if result.verdict == Verdict.FAIL or run.status == RunStatus.RELEASED:
@@ -1250,14 +1224,8 @@ def deviation_disposition(
     dev.closed_at = timezone.now()
     dev.save(update_fields=["status", "disposition", "justification", "closed_by", "closed_at"])
     changes = [
-        Change(
-            action="deviation.disposition",
-            obj=dev,
-            before=before,
-            after=deviation_state(dev),
-            reason=justification,
-            run_id=run.pk,
-            lab_id=run.lab_id,
+        run_audit_change(
+            "deviation.disposition", dev, run, before, deviation_state(dev), justification
         )
     ]
     if decision == Disposition.REJECT:
@@ -1283,14 +1251,8 @@ def _reject_run(run: Run, *, stage_run: StageRun | None, reason: str) -> list[Ch
             stage_run.status = StageStatus.FAILED
             stage_run.save(update_fields=["status"])
             changes.append(
-                Change(
-                    action="stage_run.fail",
-                    obj=stage_run,
-                    before=before,
-                    after={"status": stage_run.status},
-                    reason=reason,
-                    run_id=run.pk,
-                    lab_id=run.lab_id,
+                run_audit_change(
+                    "stage_run.fail", stage_run, run, before, {"status": stage_run.status}, reason
                 )
             )
     if run.can_transition_to(RunStatus.REJECTED):
@@ -1298,34 +1260,14 @@ def _reject_run(run: Run, *, stage_run: StageRun | None, reason: str) -> list[Ch
         run.status = RunStatus.REJECTED
         run.closed_at = timezone.now()
         run.save(update_fields=["status", "closed_at"])
-        changes.append(
-            Change(
-                action="run.reject",
-                obj=run,
-                before=before,
-                after=run_state(run),
-                reason=reason,
-                run_id=run.pk,
-                lab_id=run.lab_id,
-            )
-        )
+        changes.append(run_audit_change("run.reject", run, run, before, run_state(run), reason))
         changes += close_open_work(run, reason=reason)
     elif not run.flagged:
         before = run_state(run)
         run.flagged = True
         run.flag_reason = f"{run.flag_reason}\nrejected after {run.status}: {reason}".strip()
         run.save(update_fields=["flagged", "flag_reason"])
-        changes.append(
-            Change(
-                action="run.flag",
-                obj=run,
-                before=before,
-                after=run_state(run),
-                reason=reason,
-                run_id=run.pk,
-                lab_id=run.lab_id,
-            )
-        )
+        changes.append(run_audit_change("run.flag", run, run, before, run_state(run), reason))
     return changes
 
 
@@ -1505,14 +1447,8 @@ def run_release(*, run: Run, actor, password: str, pending_tests: Sequence[str] 
     run.conditional_release = bool(pending_tests)
     run.pending_tests = pending_tests
     run.save(update_fields=["status", "closed_at", "conditional_release", "pending_tests"])
-    audit_record(
-        actor=actor,
-        action="run.release",
-        obj=run,
-        before=before,
-        after=run_state(run),
-        run_id=run.pk,
-        lab_id=run.lab_id,
+    audit_record_many(
+        actor=actor, changes=[run_audit_change("run.release", run, run, before, run_state(run))]
     )
     statement = f"released run {run.code}"
     if pending_tests:

@@ -156,7 +156,10 @@ def stage_run_state(stage_run: StageRun) -> dict:
     }
 
 
-def _change(action: str, obj, run: Run, before=None, after=None, reason: str = "") -> Change:
+def run_audit_change(
+    action: str, obj, run: Run, before=None, after=None, reason: str = ""
+) -> Change:
+    """The audit entry for a change to ``obj`` within ``run`` (filed under the run and its lab)."""
     return Change(
         action=action,
         obj=obj,
@@ -371,7 +374,7 @@ def run_create(
     audit_record_many(
         actor=actor,
         changes=[
-            _change(
+            run_audit_change(
                 "run.create",
                 run,
                 run,
@@ -386,7 +389,10 @@ def run_create(
                     "task_occurrences": len(occurrences),
                 },
             ),
-            *(_change("stage_run.plan", sr, run, after=stage_run_state(sr)) for sr in stage_runs),
+            *(
+                run_audit_change("stage_run.plan", sr, run, after=stage_run_state(sr))
+                for sr in stage_runs
+            ),
         ],
     )
     return run
@@ -434,10 +440,10 @@ def run_start(*, run: Run, actor) -> Run:
     roots = list(
         StageRun.objects.filter(run=run, status=StageStatus.PENDING, stage__depends_on__isnull=True)
     )
-    changes = [_change("run.start", run, run, before, run_state(run))]
+    changes = [run_audit_change("run.start", run, run, before, run_state(run))]
     for sr in roots:
         changes.append(
-            _change(
+            run_audit_change(
                 "stage_run.ready", sr, run, {"status": sr.status}, {"status": StageStatus.READY}
             )
         )
@@ -456,15 +462,9 @@ def run_hold(*, run: Run, actor, reason: str) -> Run:
     before = run_state(run)
     _set_run_status(run, RunStatus.ON_HOLD, doing="be put on hold")
     run.save(update_fields=["status"])
-    audit_record(
+    audit_record_many(
         actor=actor,
-        action="run.hold",
-        obj=run,
-        before=before,
-        after=run_state(run),
-        reason=reason,
-        run_id=run.pk,
-        lab_id=run.lab_id,
+        changes=[run_audit_change("run.hold", run, run, before, run_state(run), reason)],
     )
     return run
 
@@ -479,14 +479,8 @@ def run_resume(*, run: Run, actor) -> Run:
     before = run_state(run)
     run.status = RunStatus.ACTIVE
     run.save(update_fields=["status"])
-    audit_record(
-        actor=actor,
-        action="run.resume",
-        obj=run,
-        before=before,
-        after=run_state(run),
-        run_id=run.pk,
-        lab_id=run.lab_id,
+    audit_record_many(
+        actor=actor, changes=[run_audit_change("run.resume", run, run, before, run_state(run))]
     )
     return run
 
@@ -505,7 +499,9 @@ def close_open_work(run: Run, *, reason: str) -> list[Change]:
             StageStatus.FAILED if sr.status in WORKING_STAGE_STATUSES else StageStatus.SKIPPED
         )
         changes.append(
-            _change(f"stage_run.{sr.status}", sr, run, before, {"status": sr.status}, reason)
+            run_audit_change(
+                f"stage_run.{sr.status}", sr, run, before, {"status": sr.status}, reason
+            )
         )
     if stage_runs:
         StageRun.objects.bulk_update(stage_runs, ["status"])
@@ -514,7 +510,9 @@ def close_open_work(run: Run, *, reason: str) -> list[Change]:
     ).update(skipped=True)
     if skipped:
         changes.append(
-            _change("run.tasks_skipped", run, run, None, {"task_occurrences": skipped}, reason)
+            run_audit_change(
+                "run.tasks_skipped", run, run, None, {"task_occurrences": skipped}, reason
+            )
         )
     return changes
 
@@ -529,7 +527,7 @@ def run_terminate(*, run: Run, actor, reason: str) -> Run:
     _set_run_status(run, RunStatus.TERMINATED, doing="be terminated")
     run.closed_at = timezone.now()
     run.save(update_fields=["status", "closed_at"])
-    changes = [_change("run.terminate", run, run, before, run_state(run), reason)]
+    changes = [run_audit_change("run.terminate", run, run, before, run_state(run), reason)]
     changes += close_open_work(run, reason=reason)
     audit_record_many(actor=actor, changes=changes)
     return run
@@ -562,10 +560,10 @@ def run_passage(*, run: Run, actor, kind: str = PassageKind.PASSAGE, note: str =
     audit_record_many(
         actor=actor,
         changes=[
-            _change(
+            run_audit_change(
                 "run.passage", run, run, {"passage": before}, {"passage": run.passage, "kind": kind}
             ),
-            _change(
+            run_audit_change(
                 "passage_event.create",
                 event,
                 run,
@@ -619,14 +617,9 @@ def stage_start(*, stage_run: StageRun, actor) -> StageRun:
     sr.started_at = timezone.now()
     sr.started_by = actor
     sr.save(update_fields=["status", "started_at", "started_by"])
-    audit_record(
+    audit_record_many(
         actor=actor,
-        action="stage_run.start",
-        obj=sr,
-        before=before,
-        after=stage_run_state(sr),
-        run_id=run.pk,
-        lab_id=run.lab_id,
+        changes=[run_audit_change("stage_run.start", sr, run, before, stage_run_state(sr))],
     )
     return sr
 
@@ -695,7 +688,9 @@ def _replan(run: Run, *, just_completed: StageRun | None) -> tuple[list[StageRun
         if actions:
             changed.append(sr)
             changes.append(
-                _change(f"stage_run.{'_'.join(actions)}", sr, run, before, stage_run_state(sr))
+                run_audit_change(
+                    f"stage_run.{'_'.join(actions)}", sr, run, before, stage_run_state(sr)
+                )
             )
     if changed:
         StageRun.objects.bulk_update(changed, ["status", "planned_start", "due_at"])
@@ -766,7 +761,7 @@ def stage_complete(*, stage_run: StageRun, actor, note: str = "") -> StageRun:
     if note:
         sr.notes = f"{sr.notes}\n{note}".strip()
     sr.save(update_fields=["status", "completed_at", "completed_by", "notes"])
-    changes = [_change("stage_run.complete", sr, run, before, stage_run_state(sr), note)]
+    changes = [run_audit_change("stage_run.complete", sr, run, before, stage_run_state(sr), note)]
 
     stage_runs, replan_changes = _replan(run, just_completed=sr)
     changes += replan_changes
@@ -780,7 +775,7 @@ def stage_complete(*, stage_run: StageRun, actor, note: str = "") -> StageRun:
         run.status = RunStatus.COMPLETED
         run.completed_at = now
         run.save(update_fields=["status", "completed_at"])
-        changes.append(_change("run.complete", run, run, run_before, run_state(run)))
+        changes.append(run_audit_change("run.complete", run, run, run_before, run_state(run)))
     elif (
         run.status == RunStatus.RELEASED
         and run.post_release_completed_at is None
@@ -789,7 +784,9 @@ def stage_complete(*, stage_run: StageRun, actor, note: str = "") -> StageRun:
         run_before = run_state(run)
         run.post_release_completed_at = now
         run.save(update_fields=["post_release_completed_at"])
-        changes.append(_change("run.post_release_complete", run, run, run_before, run_state(run)))
+        changes.append(
+            run_audit_change("run.post_release_complete", run, run, run_before, run_state(run))
+        )
     audit_record_many(actor=actor, changes=changes)
 
     early, late = sr.due_at - sr.stage.window_early, sr.due_at + sr.stage.window_late
@@ -832,15 +829,9 @@ def stage_fail(*, stage_run: StageRun, actor, reason: str) -> StageRun:
     sr.completed_by = actor
     sr.notes = f"{sr.notes}\nFailed: {reason}".strip()
     sr.save(update_fields=["status", "completed_at", "completed_by", "notes"])
-    audit_record(
+    audit_record_many(
         actor=actor,
-        action="stage_run.fail",
-        obj=sr,
-        before=before,
-        after=stage_run_state(sr),
-        reason=reason,
-        run_id=run.pk,
-        lab_id=run.lab_id,
+        changes=[run_audit_change("stage_run.fail", sr, run, before, stage_run_state(sr), reason)],
     )
     return sr
 
@@ -859,14 +850,9 @@ def stage_assign(*, stage_run: StageRun, assignee, actor) -> StageRun:
     before = stage_run_state(sr)
     sr.assignee = assignee
     sr.save(update_fields=["assignee"])
-    audit_record(
+    audit_record_many(
         actor=actor,
-        action="stage_run.assign",
-        obj=sr,
-        before=before,
-        after=stage_run_state(sr),
-        run_id=run.pk,
-        lab_id=run.lab_id,
+        changes=[run_audit_change("stage_run.assign", sr, run, before, stage_run_state(sr))],
     )
     return sr
 
@@ -897,14 +883,17 @@ def task_done(*, occurrence: TaskOccurrence, actor, note: str = "") -> TaskOccur
     occ.done_by = actor
     occ.note = note.strip()
     occ.save(update_fields=["done_at", "done_by", "note"])
-    audit_record(
+    audit_record_many(
         actor=actor,
-        action="task.done",
-        obj=occ,
-        before={"done_at": None},
-        after={"done_at": occ.done_at, "done_by": actor.pk, "note": occ.note},
-        run_id=run.pk,
-        lab_id=run.lab_id,
+        changes=[
+            run_audit_change(
+                "task.done",
+                occ,
+                run,
+                {"done_at": None},
+                {"done_at": occ.done_at, "done_by": actor.pk, "note": occ.note},
+            )
+        ],
     )
     return occ
 
