@@ -18,8 +18,10 @@ class LabScopedAdmin(admin.ModelAdmin):
 
     def _is_lab_admin(self, request) -> bool:
         user = request.user
-        return user.is_active and user.is_staff and (
-            user.is_superuser or lab_ids_for_user(user, roles=ADMIN_ROLES).exists()
+        return (
+            user.is_active
+            and user.is_staff
+            and (user.is_superuser or lab_ids_for_user(user, roles=ADMIN_ROLES).exists())
         )
 
     def get_queryset(self, request):
@@ -102,6 +104,7 @@ class InstrumentAdmin(LabScopedAdmin):
             instrument__in=queryset, revoked_at__isnull=True
         )
         for credential in credentials:
-            instrument_credential_revoke(credential=credential, actor=request.user,
-                                         reason="revoked in admin")
+            instrument_credential_revoke(
+                credential=credential, actor=request.user, reason="revoked in admin"
+            )
         self.message_user(request, f"Revoked {len(credentials)} token(s).")

@@ -143,8 +143,7 @@ class InstrumentCredential(models.Model):
     request be authenticated with one indexed lookup.
     """
 
-    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT,
-                                   related_name="credentials")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="credentials")
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -30,8 +30,13 @@ def membership_set(*, lab: Lab, user, role: str, actor) -> Membership:
         membership.save(update_fields=["role"])
     else:
         return membership
-    audit_record(actor=actor, action="membership.set", obj=membership, before=before,
-                 after={"role": role, "user": user.get_username()})
+    audit_record(
+        actor=actor,
+        action="membership.set",
+        obj=membership,
+        before=before,
+        after={"role": role, "user": user.get_username()},
+    )
     return membership
 
 
@@ -48,20 +53,27 @@ def instrument_credential_issue(
         secret_hash=_hash_secret(secret),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    audit_record(actor=actor, action="instrument.token_issued", obj=instrument,
-                 after={"prefix": prefix})
+    audit_record(
+        actor=actor, action="instrument.token_issued", obj=instrument, after={"prefix": prefix}
+    )
     return credential, f"{TOKEN_PREFIX}_{prefix}_{secret}"
 
 
 @transaction.atomic
-def instrument_credential_revoke(*, credential: InstrumentCredential, actor,
-                                 reason: str = "") -> InstrumentCredential:
+def instrument_credential_revoke(
+    *, credential: InstrumentCredential, actor, reason: str = ""
+) -> InstrumentCredential:
     credential = InstrumentCredential.objects.select_for_update().get(pk=credential.pk)
     if credential.revoked_at is None:
         credential.revoked_at = timezone.now()
         credential.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="instrument.token_revoked", obj=credential.instrument,
-                     after={"prefix": credential.prefix}, reason=reason)
+        audit_record(
+            actor=actor,
+            action="instrument.token_revoked",
+            obj=credential.instrument,
+            after={"prefix": credential.prefix},
+            reason=reason,
+        )
     return credential
 
 
@@ -78,8 +90,9 @@ def instrument_authenticate(token: str) -> Instrument | None:
         .filter(prefix=prefix, revoked_at__isnull=True, instrument__is_active=True)
         .first()
     )
-    if credential is None or not secrets.compare_digest(credential.secret_hash,
-                                                        _hash_secret(secret)):
+    if credential is None or not secrets.compare_digest(
+        credential.secret_hash, _hash_secret(secret)
+    ):
         return None
     now = timezone.now()
     # Bounded write: at most once a minute per credential, so a busy instrument does not

@@ -115,8 +115,13 @@ def _database(raw: str, var_dir: Path) -> dict:
         db.setdefault("OPTIONS", {})
         # WAL lets the web process read while the worker writes; a busy timeout instead of
         # "database is locked" when two processes write at once.
-        db["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE",
-                              "init_command": "PRAGMA journal_mode=WAL;"})
+        db["OPTIONS"].update(
+            {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL;",
+            }
+        )
         # A file, not memory, for the test database: tests that start a real Celery worker
         # process need it to see the same data.
         db["TEST"] = {"NAME": str(var_dir / "test_db.sqlite3")}
@@ -185,9 +190,11 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
     if production:
         if secret_key is None:
             raise ConfigError("SECRET_KEY: required when DJANGO_ENV=production")
-        if secret_key.startswith(INSECURE_KEY_PREFIX) or len(secret_key) < 50 or len(
-            set(secret_key)
-        ) < 5:
+        if (
+            secret_key.startswith(INSECURE_KEY_PREFIX)
+            or len(secret_key) < 50
+            or len(set(secret_key)) < 5
+        ):
             raise ConfigError(
                 "SECRET_KEY: not a real secret (need 50+ random characters, "
                 "not the development key)"
@@ -234,9 +241,7 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
         broker_transport_options=broker_options,
         result_backend=result_backend,
         email=_email(_get(environ_, "EMAIL_URL")),
-        default_from_email=_get(
-            environ_, "DEFAULT_FROM_EMAIL", "protocol-tracker@localhost"
-        ) or "",
+        default_from_email=_get(environ_, "DEFAULT_FROM_EMAIL", "protocol-tracker@localhost") or "",
         reminder_sweep_seconds=_int(environ_, "REMINDER_SWEEP_SECONDS", 60, lo=5, hi=3600),
         reminder_retry_seconds=_int(environ_, "REMINDER_RETRY_SECONDS", 30, lo=1, hi=600),
         port=_int(environ_, "PORT", 8000, lo=1, hi=65535),

@@ -22,8 +22,11 @@ def _check_database() -> dict:
             cursor.fetchone()
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
-    return {"ok": True, "vendor": connection.vendor,
-            "ms": round((time.monotonic() - started) * 1000, 1)}
+    return {
+        "ok": True,
+        "vendor": connection.vendor,
+        "ms": round((time.monotonic() - started) * 1000, 1),
+    }
 
 
 def _check_broker() -> dict:
@@ -43,8 +46,7 @@ def _check_broker() -> dict:
                 conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return {"ok": False, "transport": transport, "error": type(exc).__name__}
-    return {"ok": True, "transport": transport,
-            "ms": round((time.monotonic() - started) * 1000, 1)}
+    return {"ok": True, "transport": transport, "ms": round((time.monotonic() - started) * 1000, 1)}
 
 
 @never_cache
@@ -53,6 +55,10 @@ def healthz(request):
     database = _check_database()
     broker = _check_broker()
     healthy = database["ok"] and broker["ok"]
-    body = {"status": "ok" if healthy else "unavailable", "database": database, "broker": broker,
-            "env": settings.DJANGO_ENV}
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "database": database,
+        "broker": broker,
+        "env": settings.DJANGO_ENV,
+    }
     return JsonResponse(body, status=200 if healthy else 503)

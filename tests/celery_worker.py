@@ -54,22 +54,45 @@ def _wait_for(proc: subprocess.Popen, log: Path, marker: str, timeout: float) ->
 
 
 @contextlib.contextmanager
-def celery_process(kind: str, *, log_dir: Path, name: str = "", args: tuple[str, ...] = (),
-                   extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def celery_process(
+    kind: str,
+    *,
+    log_dir: Path,
+    name: str = "",
+    args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen]:
     """Run ``celery worker`` or ``celery beat`` until the block ends."""
     log = log_dir / f"celery-{kind}{('-' + name) if name else ''}.log"
-    cmd = [sys.executable, "-m", "celery", "-A", "protocol_tracker", kind, "--loglevel=INFO",
-           f"--logfile={log}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "protocol_tracker",
+        kind,
+        "--loglevel=INFO",
+        f"--logfile={log}",
+    ]
     if kind == "worker":
-        cmd += ["--pool=solo", "--without-gossip", "--without-mingle",
-                f"--hostname={name or 'test'}@%h"]
+        cmd += [
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname={name or 'test'}@%h",
+        ]
         marker = "ready."
     else:
         cmd += [f"--schedule={log_dir / ('beat-schedule' + name)}"]
         marker = "beat: Starting"
     cmd += list(args)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(extra_env),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=worker_env(extra_env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(proc, log, marker, timeout=60)
         yield proc

@@ -26,8 +26,14 @@ class AuditEvent(models.Model):
 
     # No single-column indexes on lab and run: the composite (lab, id) and (run, id) indexes
     # serve those lookups, and every index slows the append that bulk ingestion makes.
-    lab = models.ForeignKey("labs.Lab", null=True, blank=True, on_delete=models.PROTECT,
-                            related_name="+", db_index=False)
+    lab = models.ForeignKey(
+        "labs.Lab",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -40,8 +46,13 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=300, blank=True)
     run = models.ForeignKey(
-        "runs.Run", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events",
-        help_text="The run this event belongs to, for the per-run audit trail.", db_index=False,
+        "runs.Run",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        help_text="The run this event belongs to, for the per-run audit trail.",
+        db_index=False,
     )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)

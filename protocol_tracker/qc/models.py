@@ -50,8 +50,9 @@ class RawFile(models.Model):
     sha256 = models.CharField(max_length=64)
     file = models.FileField(upload_to=raw_file_path)
     metadata = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=RawFileStatus.choices,
-                              default=RawFileStatus.RECEIVED)
+    status = models.CharField(
+        max_length=10, choices=RawFileStatus.choices, default=RawFileStatus.RECEIVED
+    )
     error = models.TextField(blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -75,10 +76,12 @@ class RawFile(models.Model):
 
 
 class QCResult(models.Model):
-    stage_run = models.ForeignKey("runs.StageRun", on_delete=models.PROTECT,
-                                  related_name="qc_results")
-    checkpoint = models.ForeignKey("protocols.CheckpointTemplate", on_delete=models.PROTECT,
-                                   related_name="results")
+    stage_run = models.ForeignKey(
+        "runs.StageRun", on_delete=models.PROTECT, related_name="qc_results"
+    )
+    checkpoint = models.ForeignKey(
+        "protocols.CheckpointTemplate", on_delete=models.PROTECT, related_name="results"
+    )
     value_number = models.FloatField(null=True, blank=True)
     value_bool = models.BooleanField(null=True, blank=True)
     value_text = models.TextField(blank=True)
@@ -96,8 +99,9 @@ class QCResult(models.Model):
     )
     measured_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
-    raw_file = models.ForeignKey(RawFile, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="results")
+    raw_file = models.ForeignKey(
+        RawFile, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
+    )
     idempotency_key = models.CharField(max_length=128, blank=True)
     supersedes = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
@@ -115,8 +119,10 @@ class QCResult(models.Model):
         ordering = ["stage_run", "checkpoint", "recorded_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=~(models.Q(recorded_by__isnull=False)
-                            & models.Q(recorded_by_instrument__isnull=False)),
+                condition=~(
+                    models.Q(recorded_by__isnull=False)
+                    & models.Q(recorded_by_instrument__isnull=False)
+                ),
                 name="qc_result_one_recorder",
             ),
             models.CheckConstraint(
@@ -188,15 +194,19 @@ class Deviation(models.Model):
 
     lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="deviations")
     run = models.ForeignKey("runs.Run", on_delete=models.PROTECT, related_name="deviations")
-    stage_run = models.ForeignKey("runs.StageRun", null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="deviations")
-    qc_result = models.ForeignKey(QCResult, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="deviations")
+    stage_run = models.ForeignKey(
+        "runs.StageRun", null=True, blank=True, on_delete=models.PROTECT, related_name="deviations"
+    )
+    qc_result = models.ForeignKey(
+        QCResult, null=True, blank=True, on_delete=models.PROTECT, related_name="deviations"
+    )
     kind = models.CharField(max_length=16, choices=DeviationKind.choices)
-    severity = models.CharField(max_length=10, choices=DeviationSeverity.choices,
-                                default=DeviationSeverity.MAJOR)
-    status = models.CharField(max_length=24, choices=DeviationStatus.choices,
-                              default=DeviationStatus.OPEN)
+    severity = models.CharField(
+        max_length=10, choices=DeviationSeverity.choices, default=DeviationSeverity.MAJOR
+    )
+    status = models.CharField(
+        max_length=24, choices=DeviationStatus.choices, default=DeviationStatus.OPEN
+    )
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
     phase1_findings = models.TextField(blank=True)
@@ -245,14 +255,16 @@ class Signature(models.Model):
     """
 
     lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="signatures")
-    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                               related_name="signatures")
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures"
+    )
     signer_name = models.CharField(max_length=200)
     meaning = models.CharField(max_length=10, choices=SignatureMeaning.choices)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)
-    run = models.ForeignKey("runs.Run", null=True, blank=True, on_delete=models.PROTECT,
-                            related_name="signatures")
+    run = models.ForeignKey(
+        "runs.Run", null=True, blank=True, on_delete=models.PROTECT, related_name="signatures"
+    )
     record_hash = models.CharField(max_length=64)
     statement = models.TextField()
     signed_at = models.DateTimeField(auto_now_add=True)

@@ -382,8 +382,9 @@ def test_an_upload_whose_message_was_lost_is_requeued_and_parsed(
     events = sr.stage.checkpoints.get(key="events")
     client = api(technician)
     app.control.purge()
-    accepted = upload(client, f.fcs_bytes(events=3000), "lost.fcs", stage_run=sr.pk,
-                      checkpoint=events.pk)
+    accepted = upload(
+        client, f.fcs_bytes(events=3000), "lost.fcs", stage_run=sr.pk, checkpoint=events.pk
+    )
     upload_id = accepted.json()["id"]
     assert accepted.status_code == 202
     # No worker is running yet: drop the parse message, as a broker outage would have.

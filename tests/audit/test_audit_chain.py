@@ -15,8 +15,9 @@ from tests.factories import UserFactory
 @pytest.fixture
 def events(lab, lab_admin):
     for n in range(5):
-        membership_set(lab=lab, user=UserFactory(username=f"u{n}"), role="technician",
-                       actor=lab_admin)
+        membership_set(
+            lab=lab, user=UserFactory(username=f"u{n}"), role="technician", actor=lab_admin
+        )
     return list(AuditEvent.objects.order_by("id"))
 
 
@@ -60,8 +61,9 @@ def test_verify_names_the_first_tampered_event(events):
         pytest.skip("on PostgreSQL the trigger refuses the tampering itself (next test)")
     victim = events[2]
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_auditevent SET reason = 'quietly changed' WHERE id = %s",
-                       [victim.pk])
+        cursor.execute(
+            "UPDATE audit_auditevent SET reason = 'quietly changed' WHERE id = %s", [victim.pk]
+        )
 
     with pytest.raises(CommandError) as excinfo:
         call_command("verify_audit")
@@ -82,10 +84,15 @@ def test_verify_detects_a_removed_event(events):
 
 
 def test_postgres_trigger_refuses_update_and_delete(postgres, events):
-    for sql in ("UPDATE audit_auditevent SET reason = 'x' WHERE id = %s",
-                "DELETE FROM audit_auditevent WHERE id = %s"):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
-                connection.cursor() as cursor:
+    for sql in (
+        "UPDATE audit_auditevent SET reason = 'x' WHERE id = %s",
+        "DELETE FROM audit_auditevent WHERE id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(sql, [events[0].pk])
 
     assert AuditEvent.objects.get(pk=events[0].pk).reason == ""

@@ -78,8 +78,10 @@ def test_production_profile():
         ({"DEBUG": "maybe"}, "DEBUG: expected true or false, got 'maybe'"),
         ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL: unsupported scheme 'mysql'"),
         ({"DATABASE_URL": "postgres://x@y"}, "DATABASE_URL: the PostgreSQL URL names no database"),
-        ({"CELERY_BROKER_URL": "amqp://guest@rabbit//"},
-         "CELERY_BROKER_URL: unsupported scheme 'amqp'"),
+        (
+            {"CELERY_BROKER_URL": "amqp://guest@rabbit//"},
+            "CELERY_BROKER_URL: unsupported scheme 'amqp'",
+        ),
         ({"CELERY_BROKER_URL": "redis://"}, "CELERY_BROKER_URL: no host in 'redis://'"),
         ({"REMINDER_SWEEP_SECONDS": "0"}, "REMINDER_SWEEP_SECONDS: must be between 5 and 3600"),
         ({"REMINDER_SWEEP_SECONDS": "soon"}, "REMINDER_SWEEP_SECONDS: expected a whole number"),
@@ -87,20 +89,41 @@ def test_production_profile():
         ({"EMAIL_URL": "carrier-pigeon://coop"}, "EMAIL_URL: unsupported scheme"),
         ({"CSRF_TRUSTED_ORIGINS": "tracker.lab"}, "CSRF_TRUSTED_ORIGINS: 'tracker.lab' is not"),
         ({"DJANGO_ENV": "production"}, "SECRET_KEY: required when DJANGO_ENV=production"),
-        ({"DJANGO_ENV": "production", "SECRET_KEY": DEV_SECRET_KEY},
-         "SECRET_KEY: not a real secret"),
+        (
+            {"DJANGO_ENV": "production", "SECRET_KEY": DEV_SECRET_KEY},
+            "SECRET_KEY: not a real secret",
+        ),
         ({"DJANGO_ENV": "production", "SECRET_KEY": "short"}, "SECRET_KEY: not a real secret"),
-        ({"DJANGO_ENV": "production", "SECRET_KEY": REAL_KEY},
-         "ALLOWED_HOSTS: required when DJANGO_ENV=production"),
-        ({"DJANGO_ENV": "production", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "*"},
-         "ALLOWED_HOSTS: '*' is not allowed in production"),
-        ({"DJANGO_ENV": "production", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "a.example",
-          "DEBUG": "true"}, "DEBUG: must be false when DJANGO_ENV=production"),
-        ({"DJANGO_ENV": "production", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "a.example"},
-         "DATABASE_URL: production needs PostgreSQL"),
-        ({"DJANGO_ENV": "production", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "a.example",
-          "DATABASE_URL": "postgres://app@db/tracker"},
-         "CELERY_BROKER_URL: production needs Redis"),
+        (
+            {"DJANGO_ENV": "production", "SECRET_KEY": REAL_KEY},
+            "ALLOWED_HOSTS: required when DJANGO_ENV=production",
+        ),
+        (
+            {"DJANGO_ENV": "production", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "*"},
+            "ALLOWED_HOSTS: '*' is not allowed in production",
+        ),
+        (
+            {
+                "DJANGO_ENV": "production",
+                "SECRET_KEY": REAL_KEY,
+                "ALLOWED_HOSTS": "a.example",
+                "DEBUG": "true",
+            },
+            "DEBUG: must be false when DJANGO_ENV=production",
+        ),
+        (
+            {"DJANGO_ENV": "production", "SECRET_KEY": REAL_KEY, "ALLOWED_HOSTS": "a.example"},
+            "DATABASE_URL: production needs PostgreSQL",
+        ),
+        (
+            {
+                "DJANGO_ENV": "production",
+                "SECRET_KEY": REAL_KEY,
+                "ALLOWED_HOSTS": "a.example",
+                "DATABASE_URL": "postgres://app@db/tracker",
+            },
+            "CELERY_BROKER_URL: production needs Redis",
+        ),
     ],
 )
 def test_bad_configuration_names_the_variable(environ, message):
@@ -114,14 +137,21 @@ def test_bad_configuration_names_the_variable(environ, message):
 def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     root = Path(__file__).resolve().parents[2]
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "manage.py", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 def test_bad_configuration_stops_startup_with_one_line(tmp_path):
-    result = _manage("check", env={"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path),
-                                    "DATABASE_URL": "mysql://x@y/z"})
+    result = _manage(
+        "check",
+        env={"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path), "DATABASE_URL": "mysql://x@y/z"},
+    )
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

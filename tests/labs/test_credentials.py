@@ -38,13 +38,16 @@ def test_token_authenticates_its_instrument(instrument, lab_admin):
     assert InstrumentCredential.objects.get().last_used_at is not None
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
-    lambda t: t.replace("pti_", "ptx_"),
-    lambda t: "",
-    lambda t: "pti_nope",
-    lambda t: t.split("_", 2)[0] + "_" + "0" * 12 + "_" + t.split("_", 2)[2],
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+        lambda t: t.replace("pti_", "ptx_"),
+        lambda t: "",
+        lambda t: "pti_nope",
+        lambda t: t.split("_", 2)[0] + "_" + "0" * 12 + "_" + t.split("_", 2)[2],
+    ],
+)
 def test_wrong_tokens_fail(instrument, lab_admin, mangle):
     _, token = instrument_credential_issue(instrument=instrument, actor=lab_admin)
 

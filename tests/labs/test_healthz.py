@@ -22,8 +22,11 @@ def test_healthz_is_503_when_redis_is_down(client, settings):
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json()["broker"] == {"ok": False, "transport": "redis",
-                                         "error": "OperationalError"}
+    assert response.json()["broker"] == {
+        "ok": False,
+        "transport": "redis",
+        "error": "OperationalError",
+    }
     assert response.json()["status"] == "unavailable"
 
 

@@ -24,7 +24,8 @@ def test_every_lab_data_model_is_scoped():
     unscoped = []
     for model in apps.get_models():
         points_at_lab = any(
-            getattr(f, "related_model", None) is Lab for f in model._meta.get_fields()
+            getattr(f, "related_model", None) is Lab
+            for f in model._meta.get_fields()
             if f.is_relation and f.concrete
         )
         if points_at_lab and not (
@@ -71,9 +72,7 @@ def test_roles_filter(two_labs, technician, lab_admin):
 def test_user_in_two_labs_sees_both(two_labs, other_lab, technician):
     MembershipFactory(user=technician, lab=other_lab, role="viewer")
 
-    assert sorted(i.name for i in Instrument.objects.for_user(technician)) == [
-        "Canto A", "Canto B"
-    ]
+    assert sorted(i.name for i in Instrument.objects.for_user(technician)) == ["Canto A", "Canto B"]
 
 
 def test_admin_changelist_is_scoped(client, two_labs, lab_admin):

@@ -111,9 +111,9 @@ def test_another_labs_work_is_not_in_the_feed(client, lab, technician, other_tec
     foreign = stage_run_due(other_technician.memberships.get().lab, NOW + 5 * H)
 
     own_events = Calendar.from_ical(client.get(_feed_path(technician)).content).walk("VEVENT")
-    other_events = Calendar.from_ical(
-        client.get(_feed_path(other_technician)).content
-    ).walk("VEVENT")
+    other_events = Calendar.from_ical(client.get(_feed_path(other_technician)).content).walk(
+        "VEVENT"
+    )
 
     assert [str(e["UID"]) for e in own_events] == [f"stage-run-{own.pk}@protocol-tracker"]
     assert [str(e["UID"]) for e in other_events] == [f"stage-run-{foreign.pk}@protocol-tracker"]

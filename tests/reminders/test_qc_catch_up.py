@@ -20,16 +20,27 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def failing_result(lab, technician, reviewer, django_capture_on_commit_callbacks):
     protocol = protocol_from_dict(lab, simple_protocol_data())
-    run = run_create(lab=lab, protocol=protocol, donor=DonorFactory(lab=lab, code="LOST-01"),
-                     actor=technician, planned_start=timezone.now() - timedelta(hours=1))
+    run = run_create(
+        lab=lab,
+        protocol=protocol,
+        donor=DonorFactory(lab=lab, code="LOST-01"),
+        actor=technician,
+        planned_start=timezone.now() - timedelta(hours=1),
+    )
     run_start(run=run, actor=technician)
-    collect = stage_start(stage_run=StageRun.objects.get(run=run, stage__key="collect"),
-                          actor=technician)
+    collect = stage_start(
+        stage_run=StageRun.objects.get(run=run, stage__key="collect"), actor=technician
+    )
     # The on-commit enqueue of the immediate alert never runs: as if the broker were down.
     with django_capture_on_commit_callbacks(execute=False):
-        result = qc_result_record(stage_run=collect, checkpoint=collect.stage.checkpoints.get(),
-                                  value=False, unit=None, measured_at=timezone.now(),
-                                  actor=technician)
+        result = qc_result_record(
+            stage_run=collect,
+            checkpoint=collect.stage.checkpoints.get(),
+            value=False,
+            unit=None,
+            measured_at=timezone.now(),
+            actor=technician,
+        )
     return result
 
 
@@ -44,8 +55,9 @@ def test_lost_alert_is_created_by_the_catch_up_once(failing_result):
     assert first == [failing_result.pk]
     assert second == []
     assert list(
-        Notification.objects.filter(kind="qc_failed", object_id=failing_result.pk)
-        .values_list("recipient__username", flat=True)
+        Notification.objects.filter(kind="qc_failed", object_id=failing_result.pk).values_list(
+            "recipient__username", flat=True
+        )
     ) == ["reviewer-a"]
 
 

@@ -54,9 +54,7 @@ def _event_id(*, cp_result=None, completed=None) -> int:
     if cp_result is not None:
         events = AuditEvent.objects.filter(action="qc_result.record", object_id=str(cp_result.pk))
     else:
-        events = AuditEvent.objects.filter(
-            action="stage_run.complete", object_id=str(completed.pk)
-        )
+        events = AuditEvent.objects.filter(action="stage_run.complete", object_id=str(completed.pk))
     return events.order_by("-id").values_list("id", flat=True)[0]
 
 

@@ -12,8 +12,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         port = str(settings.CONFIG.port)
-        self.stdout.write(f"Serving on http://127.0.0.1:{port}/ with a Celery worker and beat "
-                          f"(broker: {settings.CELERY_BROKER_URL.split('://')[0]}). Ctrl-C stops.")
+        self.stdout.write(
+            f"Serving on http://127.0.0.1:{port}/ with a Celery worker and beat "
+            f"(broker: {settings.CELERY_BROKER_URL.split('://')[0]}). Ctrl-C stops."
+        )
         os.chdir(settings.BASE_DIR)
         honcho = os.path.join(os.path.dirname(sys.executable), "honcho")
         # honcho gives each process its own PORT counting up from -p; web is first, so it

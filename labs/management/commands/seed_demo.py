@@ -67,5 +67,6 @@ class Command(BaseCommand):
 
         for lab in labs.values():
             protocol_import_defaults(lab=lab, actor=None)
-        demo_runs_seed(lab=labs["demo"], technician=users["demo-tech"],
-                       reviewer=users["demo-reviewer"])
+        demo_runs_seed(
+            lab=labs["demo"], technician=users["demo-tech"], reviewer=users["demo-reviewer"]
+        )
