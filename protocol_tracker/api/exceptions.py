@@ -7,7 +7,7 @@ Every error body is ``application/problem+json``::
      "errors": [{"field": "planned_start", "message": "...", "code": "invalid"}]}
 
 ``errors`` names each bad field and the rule it broke; a bulk request adds ``rows``
-(``[{"index", "field", "message"}]``). Domain errors (``protocol_tracker.errors``) map by their
+(``[{"index", "field", "message"}]``). Domain errors (``protocol_tracker.core.errors``) map by their
 own ``http_status`` and ``code``; DRF's and Django's exceptions by their type. Anything the
 handler does not know stays a 500 (a bug, logged by Django), except malformed input that reached
 the database driver, which is a 400.
@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from protocol_tracker.errors import DomainError, RowErrors
+from protocol_tracker.core.errors import DomainError, RowErrors
 
 logger = logging.getLogger(__name__)
 

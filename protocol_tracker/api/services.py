@@ -15,7 +15,7 @@ from labs.models import Instrument
 from protocol_tracker.api.exceptions import domain_error_body
 from protocol_tracker.api.models import InstrumentUpload, PersonalToken, UploadStatus
 from protocol_tracker.audit.services import audit_record
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc.ingest import instrument_file_ingest, raw_file_mark
 from protocol_tracker.qc.models import RawFileStatus

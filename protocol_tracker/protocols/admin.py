@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
 from labs.admin import ADMIN_ROLES, LabScopedAdmin
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols import services
 from protocol_tracker.protocols.models import (
     CheckpointTemplate,

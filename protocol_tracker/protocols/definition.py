@@ -17,8 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from protocol_tracker.protocols.models import RecordedBy, StageKind, ValueType
-from protocol_tracker.qc.specs import validate_spec
-from protocol_tracker.qc.units import is_known_unit
+from protocol_tracker.specs.language import validate_spec
+from protocol_tracker.specs.units import is_known_unit
 
 HOUR = timedelta(hours=1)
 SPEC_LIMIT_KEYS = ("min", "max", "allowed", "expected")

@@ -24,7 +24,7 @@ from django.utils import timezone
 from labs.models import CAN_ADMINISTER, Lab
 from labs.selectors import has_role
 from protocol_tracker.audit.services import Change, audit_record, audit_record_many
-from protocol_tracker.errors import InvalidTransition, NotPermitted, ValidationFailed
+from protocol_tracker.core.errors import InvalidTransition, NotPermitted, ValidationFailed
 from protocol_tracker.protocols import definition as defn
 from protocol_tracker.protocols.models import (
     CheckpointTemplate,

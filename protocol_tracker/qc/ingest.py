@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from labs.models import Instrument
 from protocol_tracker.audit.services import audit_record
-from protocol_tracker.errors import DomainError, RowErrors, ValidationFailed
+from protocol_tracker.core.errors import DomainError, RowErrors, ValidationFailed
 from protocol_tracker.protocols.models import CheckpointTemplate, ValueType
 from protocol_tracker.qc.models import QCResult, RawFile, RawFileKind, RawFileStatus
 from protocol_tracker.qc.parsers import (

@@ -36,13 +36,14 @@ from django.utils import timezone
 
 from labs.models import CAN_REVIEW, CAN_WORK, Instrument, Lab
 from labs.selectors import has_role
+from protocol_tracker import specs
 from protocol_tracker.audit.services import (
     Change,
     audit_record,
     audit_record_many,
     instance_builder,
 )
-from protocol_tracker.errors import (
+from protocol_tracker.core.errors import (
     Conflict,
     InvalidTransition,
     NotPermitted,
@@ -51,8 +52,6 @@ from protocol_tracker.errors import (
     ValidationFailed,
 )
 from protocol_tracker.protocols.models import CheckpointTemplate, RecordedBy, ValueType
-from protocol_tracker.qc import specs, units
-from protocol_tracker.qc.judge import CheckpointJudge
 from protocol_tracker.qc.locks import lock_deviation
 from protocol_tracker.qc.models import (
     Deviation,
@@ -79,6 +78,8 @@ from protocol_tracker.runs.services import (
     run_audit_change,
     run_state,
 )
+from protocol_tracker.specs import units
+from protocol_tracker.specs.judge import CheckpointJudge
 
 MEASURED_AT_SKEW = timedelta(minutes=5)
 BULK_MAX_ROWS = 5000

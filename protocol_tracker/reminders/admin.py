@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from labs.admin import LabScopedAdmin
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.reminders.models import Notification, Webhook, WebhookDelivery
 from protocol_tracker.reminders.services import notification_retry
 from protocol_tracker.reminders.webhooks import webhook_create, webhook_update

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from labs.models import Lab
 from protocol_tracker.audit.services import audit_record
-from protocol_tracker.errors import ValidationFailed
+from protocol_tracker.core.errors import ValidationFailed
 from protocol_tracker.reminders.models import (
     DeliveryStatus,
     Webhook,

@@ -2,8 +2,8 @@
 
 Each service is keyword-only, runs in one transaction, checks the actor's role in the run's lab,
 locks what it changes through :mod:`protocol_tracker.runs.locks` (run first, then stage runs),
-writes its audit events and raises :mod:`protocol_tracker.errors` exceptions whose message names
-the broken rule. A refused call writes nothing.
+writes its audit events and raises :mod:`protocol_tracker.core.errors` exceptions whose message
+names the broken rule. A refused call writes nothing.
 
 Decisions worth knowing:
 
@@ -44,7 +44,7 @@ from django.utils import timezone
 from labs.models import CAN_REVIEW, CAN_WORK, Lab
 from labs.selectors import has_role
 from protocol_tracker.audit.services import Change, audit_record, audit_record_many
-from protocol_tracker.errors import (
+from protocol_tracker.core.errors import (
     Conflict,
     InvalidTransition,
     NotPermitted,

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from labs.models import CAN_ADMINISTER, CAN_REVIEW, CAN_WORK, Lab
 from labs.selectors import labs_for_user, role_in_lab
-from protocol_tracker.errors import (
+from protocol_tracker.core.errors import (
     Conflict,
     DomainError,
     InvalidTransition,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from protocol_tracker.qc import specs
-from protocol_tracker.qc.units import UnitError
+from protocol_tracker import specs
+from protocol_tracker.specs.units import UnitError
 
 
 def spec_label(obj) -> str:

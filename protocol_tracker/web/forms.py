@@ -8,9 +8,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from protocol_tracker import specs
 from protocol_tracker.protocols.models import ValueType
-from protocol_tracker.qc import specs
-from protocol_tracker.qc.units import UnitError, normalize_unit
+from protocol_tracker.specs.units import UnitError, normalize_unit
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 

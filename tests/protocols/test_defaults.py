@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from protocol_tracker import specs
 from protocol_tracker.protocols.defaults import CONV, PROTOCOLS, SOURCES
+from protocol_tracker.specs import units
 
 REFERENCE = Path("/work/shared/domain/reference.md")
 
@@ -513,11 +515,10 @@ def test_sc_beta_gates_are_conventions():
         assert CONV in cps[key]["source"], key
 
 
-# --- against the QC module -------------------------------------------------------------------
+# --- against the spec language -------------------------------------------------------------------
 
 
 def test_every_checkpoint_passes_validate_spec():
-    specs = pytest.importorskip("protocol_tracker.qc.specs")
     problems = {}
     for code, _stage, cp in _all_checkpoints():
         found = specs.validate_spec(cp["spec"], value_type=cp["value_type"], unit=cp["unit"])
@@ -527,7 +528,6 @@ def test_every_checkpoint_passes_validate_spec():
 
 
 def test_every_unit_is_known():
-    units = pytest.importorskip("protocol_tracker.qc.units")
     unknown = [
         (code, cp["key"], cp["unit"])
         for code, _stage, cp in _all_checkpoints()

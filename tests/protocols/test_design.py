@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import NotPermitted, ValidationFailed
+from protocol_tracker.core.errors import NotPermitted, ValidationFailed
 from protocol_tracker.protocols import services
 from protocol_tracker.protocols.models import (
     CheckpointTemplate,

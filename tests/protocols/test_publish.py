@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import InvalidTransition, NotPermitted, ValidationFailed
+from protocol_tracker.core.errors import InvalidTransition, NotPermitted, ValidationFailed
 from protocol_tracker.protocols import services
 from protocol_tracker.protocols.models import (
     CheckpointTemplate,

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import InvalidTransition
+from protocol_tracker.core.errors import InvalidTransition
 from protocol_tracker.protocols import services
 from protocol_tracker.protocols.defaults import PROTOCOLS
 from protocol_tracker.protocols.models import (

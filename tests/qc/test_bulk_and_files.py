@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import NotPermitted, RowErrors, ValidationFailed
+from protocol_tracker.core.errors import NotPermitted, RowErrors, ValidationFailed
 from protocol_tracker.qc.models import Deviation, QCResult, RawFile
 from protocol_tracker.qc.services import qc_results_record_bulk, raw_file_store
 from protocol_tracker.runs.services import stage_start

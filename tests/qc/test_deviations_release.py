@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import (
+from protocol_tracker.core.errors import (
     InvalidTransition,
     NotPermitted,
     SignatureRefused,

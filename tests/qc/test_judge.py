@@ -9,9 +9,9 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol_tracker.errors import ValidationFailed
-from protocol_tracker.qc.judge import CheckpointJudge
+from protocol_tracker.core.errors import ValidationFailed
 from protocol_tracker.qc.services import _prepare
+from protocol_tracker.specs.judge import CheckpointJudge
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 UNITS = ["", "%", "EU/mL", "10^6 cells/mL", "cells/mL", "pmol/L", "ng/mL", "bogus"]

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
+from protocol_tracker.core.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from protocol_tracker.qc.models import Deviation, DeviationKind, QCResult, Verdict
 from protocol_tracker.qc.services import qc_result_correct, qc_result_record
 from protocol_tracker.runs.models import RunStatus, StageStatus

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from protocol_tracker.errors import InvalidTransition, NotPermitted
+from protocol_tracker.core.errors import InvalidTransition, NotPermitted
 from protocol_tracker.reminders.models import Notification, NotificationPreference
 from protocol_tracker.reminders.services import (
     PermanentSendError,

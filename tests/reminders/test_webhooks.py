@@ -14,7 +14,7 @@ import pytest
 import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import ValidationFailed
+from protocol_tracker.core.errors import ValidationFailed
 from protocol_tracker.qc.models import Deviation, DeviationKind
 from protocol_tracker.reminders.models import Webhook, WebhookDelivery
 from protocol_tracker.reminders.services import notification_send, qc_failure_notify

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.qc.models import QCResult
 from protocol_tracker.qc.services import qc_result_record
 from protocol_tracker.runs.models import Run, StageRun, StageStatus

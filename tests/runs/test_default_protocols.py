@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from protocol_tracker.errors import InvalidTransition
+from protocol_tracker.core.errors import InvalidTransition
 from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation
 from protocol_tracker.qc.services import qc_result_record, run_release

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import InvalidTransition, RowErrors
+from protocol_tracker.core.errors import InvalidTransition, RowErrors
 from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation, QCResult
 from protocol_tracker.qc.selectors import run_release_check

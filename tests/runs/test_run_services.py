@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
+from protocol_tracker.core.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from protocol_tracker.protocols.models import ProtocolStatus
 from protocol_tracker.runs.models import (
     Donor,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.qc.models import Deviation, QCResult, Signature
 from protocol_tracker.qc.selectors import accepted_result_ids
 from protocol_tracker.qc.services import (

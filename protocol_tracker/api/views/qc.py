@@ -36,7 +36,7 @@ from protocol_tracker.api.serializers.qc import (
 from protocol_tracker.api.services import UploadTargets, instrument_upload_create
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
 from protocol_tracker.api.views.protocols import lab_for_create
-from protocol_tracker.errors import RowErrors
+from protocol_tracker.core.errors import RowErrors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.ingest import check_size, detect_kind
 from protocol_tracker.qc.models import Deviation, QCResult

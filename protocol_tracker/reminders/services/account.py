@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from protocol_tracker.audit.services import audit_record
-from protocol_tracker.errors import NotPermitted, ValidationFailed
+from protocol_tracker.core.errors import NotPermitted, ValidationFailed
 from protocol_tracker.reminders.models import (
     CalendarToken,
     Notification,

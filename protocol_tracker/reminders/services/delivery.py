@@ -12,7 +12,7 @@ from django.utils import timezone
 from labs.models import CAN_ADMINISTER, Role
 from labs.selectors import has_role
 from protocol_tracker.audit.services import audit_record
-from protocol_tracker.errors import InvalidTransition, NotPermitted
+from protocol_tracker.core.errors import InvalidTransition, NotPermitted
 from protocol_tracker.qc.models import QCResult, Verdict
 from protocol_tracker.reminders.models import (
     WORK_KINDS,

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.reminders import selectors as reminder_selectors
 from protocol_tracker.reminders import services as reminder_services
 from protocol_tracker.reminders.models import Language, NotificationPreference

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols import selectors
 from protocol_tracker.protocols.models import ProtocolStatus, ProtocolTemplate, StageTemplate
 from protocol_tracker.web.access import (

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from protocol_tracker.errors import DomainError
+from protocol_tracker import specs
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols.models import CheckpointTemplate
-from protocol_tracker.qc import specs
 from protocol_tracker.qc.models import Deviation, QCResult
 from protocol_tracker.runs.models import StageRun
 from protocol_tracker.web import display

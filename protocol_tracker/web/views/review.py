@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from protocol_tracker.errors import DomainError, SignatureRefused
+from protocol_tracker.core.errors import DomainError, SignatureRefused
 from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc.models import Deviation, DeviationKind, DeviationStatus, Verdict
 from protocol_tracker.runs.models import Run, RunStatus, StageRun, StageStatus

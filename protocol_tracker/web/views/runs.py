@@ -13,7 +13,7 @@ from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols.models import ProtocolStatus, ProtocolTemplate
 from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.runs.models import Donor, Run, RunStatus

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from labs.models import Lab
-from protocol_tracker.errors import DomainError
+from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols.services import protocol_import_defaults
 
 

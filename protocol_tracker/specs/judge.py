@@ -1,20 +1,20 @@
 """Judging many results of one checkpoint quickly: its spec is validated and its limits read once.
 
-:func:`protocol_tracker.qc.specs.evaluate` validates the spec, normalises both units and converts
-the value exactly on every call, which is most of the cost of a 5,000-row bulk recording. A
-:class:`CheckpointJudge` does that work once per checkpoint and then judges a parsed value given
-in the checkpoint's own unit with the same exact (rational) comparison. It answers only that
-common case; for anything else (another unit, an invalid spec) it returns None and the caller
-takes the general path, which also words the errors. ``tests/qc/test_judge.py`` checks that both
-paths agree.
+:func:`protocol_tracker.specs.language.evaluate` validates the spec, normalises both units and
+converts the value exactly on every call, which is most of the cost of a 5,000-row bulk
+recording. A :class:`CheckpointJudge` does that work once per checkpoint and then judges a parsed
+value given in the checkpoint's own unit with the same exact (rational) comparison. It answers
+only that common case; for anything else (another unit, an invalid spec) it returns None and the
+caller takes the general path, which also words the errors. ``tests/qc/test_judge.py`` checks
+that both paths agree.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
 
-from protocol_tracker.qc import specs
-from protocol_tracker.qc.units import to_fraction
+from protocol_tracker.specs import language as specs
+from protocol_tracker.specs.units import to_fraction
 
 _NUMERIC = frozenset({specs.ValueType.NUMBER, specs.ValueType.PERCENT})
 

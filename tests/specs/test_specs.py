@@ -1,4 +1,4 @@
-"""Tests for protocol_tracker.qc.specs (pure Python, no database)."""
+"""Tests for protocol_tracker.specs.language (pure Python, no database)."""
 
 import math
 from fractions import Fraction
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from protocol_tracker.qc.specs import (
+from protocol_tracker.specs.language import (
     FAIL,
     NO_SPEC,
     PASS,
@@ -20,7 +20,7 @@ from protocol_tracker.qc.specs import (
     parse_value,
     validate_spec,
 )
-from protocol_tracker.qc.units import UnitError, to_fraction
+from protocol_tracker.specs.units import UnitError, to_fraction
 
 
 def test_value_type_strings():

@@ -27,7 +27,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from protocol_tracker.qc.units import (
+from protocol_tracker.specs.units import (
     PERCENT,
     UnitError,
     convert_exact,
@@ -339,7 +339,7 @@ def evaluate(
     """Judge ``value`` against ``spec``: ``"pass"``, ``"fail"`` or ``"no_spec"``.
 
     Numeric values are converted from ``unit`` to ``spec_unit`` first (``unit=None`` means
-    the value is already in ``spec_unit``); :class:`~protocol_tracker.qc.units.UnitError`
+    the value is already in ``spec_unit``); :class:`~protocol_tracker.specs.units.UnitError`
     propagates. ``unit`` is ignored for boolean/choice/text/file. An invalid value or spec
     raises :class:`SpecError`.
     """

@@ -1,4 +1,4 @@
-"""Tests for protocol_tracker.qc.units (pure Python, no database)."""
+"""Tests for protocol_tracker.specs.units (pure Python, no database)."""
 
 import math
 from decimal import Decimal
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol_tracker.qc.units import (
+from protocol_tracker.specs.units import (
     KNOWN_UNITS,
     UNITS,
     UnitError,
