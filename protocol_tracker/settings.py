@@ -40,9 +40,11 @@ INSTALLED_APPS = [
     "protocol_tracker.protocols",
     "protocol_tracker.runs",
     "protocol_tracker.qc",
+    "protocol_tracker.outcomes",
     "protocol_tracker.reminders",
     "protocol_tracker.api",
     "protocol_tracker.web",
+    "protocol_tracker.demo",
 ]
 
 MIDDLEWARE = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from protocol_tracker.audit.services import audit_chain_verify
+from protocol_tracker.demo.runs import demo_runs_seed
 from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation
-from protocol_tracker.runs.demo import demo_runs_seed
 from protocol_tracker.runs.models import Run, TaskOccurrence
 from protocol_tracker.runs.selectors import run_lineage
 

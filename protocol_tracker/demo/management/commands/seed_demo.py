@@ -9,6 +9,8 @@ from django.db import transaction
 
 from labs.models import Lab, Role
 from labs.services import membership_set
+from protocol_tracker.demo.runs import demo_runs_seed
+from protocol_tracker.protocols.services import protocol_import_defaults
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo accounts exist only outside production
 DEMO_LABS = [
@@ -62,9 +64,6 @@ class Command(BaseCommand):
         return user
 
     def _workflow(self, labs: dict, users: dict) -> None:
-        from protocol_tracker.protocols.services import protocol_import_defaults
-        from protocol_tracker.runs.demo import demo_runs_seed
-
         for lab in labs.values():
             protocol_import_defaults(lab=lab, actor=None)
         demo_runs_seed(

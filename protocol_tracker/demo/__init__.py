@@ -1,0 +1,1 @@
+"""Demo data and the ``make run`` commands (``seed_demo``, ``run_all``): the top of the house."""
