@@ -7,8 +7,9 @@ records (``read_only_model = True``) are view-only here: they change only throug
 from django.contrib import admin, messages
 
 from labs.models import Instrument, InstrumentCredential, Lab, Membership, Role
-from labs.scoping import lab_ids_for_user
 from labs.services import instrument_credential_issue, instrument_credential_revoke
+from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.core.scoping import lab_ids_for_user
 
 ADMIN_ROLES = (Role.LAB_ADMIN,)
 
@@ -108,3 +109,13 @@ class InstrumentAdmin(LabScopedAdmin):
                 credential=credential, actor=request.user, reason="revoked in admin"
             )
         self.message_user(request, f"Revoked {len(credentials)} token(s).")
+
+
+# The audit trail's read-only admin is registered here: audit sits below labs and imports nothing
+# of it, while every admin page shares this module's lab scoping.
+@admin.register(AuditEvent)
+class AuditEventAdmin(LabScopedAdmin):
+    list_display = ("id", "created_at", "actor_label", "action", "object_type", "object_id", "lab")
+    list_filter = ("action", "object_type")
+    search_fields = ("object_id", "object_repr", "actor_label", "reason")
+    read_only_model = True

@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from labs.scoping import LabScopedQuerySet
+from protocol_tracker.core.scoping import LabScopedQuerySet
 
 
 def validate_timezone(value: str) -> None:

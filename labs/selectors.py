@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from labs.models import Lab, Membership
+from protocol_tracker.core.errors import NotPermitted
 
 
 def labs_for_user(user) -> QuerySet[Lab]:
@@ -25,3 +26,12 @@ def role_in_lab(user, lab: Lab | int) -> str | None:
 
 def has_role(user, lab: Lab | int, roles) -> bool:
     return role_in_lab(user, lab) in roles
+
+
+def require_role(actor, lab: Lab | int, roles, doing: str) -> None:
+    """Raise NotPermitted unless ``actor`` (a user) has one of ``roles`` in ``lab``.
+
+    The guard every service calls first; ``doing`` completes "<user> may not ... in this lab"."""
+    if actor is None or not has_role(actor, lab, roles):
+        who = actor.get_username() if actor is not None else "nobody"
+        raise NotPermitted(f"{who} may not {doing} in this lab")

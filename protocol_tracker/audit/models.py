@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from labs.scoping import LabScopedQuerySet
+from protocol_tracker.core.scoping import LabScopedQuerySet
 
 
 class AuditEventQuerySet(LabScopedQuerySet):

@@ -18,6 +18,7 @@ from datetime import datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.db.models import signals
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from protocol_tracker.audit.context import request_id_var
 from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.core.actors import Actor
 
 GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 7_331_001  # pg_advisory_xact_lock key that serialises the chain
@@ -238,15 +240,14 @@ class Change:
     lab_id: int | None = None
 
 
-def _actor_fields(actor) -> tuple[int | None, int | None, str]:
-    """(actor_user_id, actor_instrument_id, actor_label)."""
-    from labs.models import Instrument
-
+def _actor_fields(actor: Actor | None) -> tuple[int | None, int | None, str]:
+    """(actor_user_id, actor_instrument_id, actor_label). An actor is a person (a user) or an
+    instrument; the audit trail tells them apart without importing ``labs`` (a layer above)."""
     if actor is None:
         return None, None, "system"
-    if isinstance(actor, Instrument):
-        return None, actor.pk, f"instrument:{actor.name}"
-    return actor.pk, None, actor.get_username()
+    if isinstance(actor, AbstractBaseUser):
+        return actor.pk, None, actor.get_username()
+    return None, actor.pk, f"instrument:{actor.name}"
 
 
 def _lock_chain_and_get_head() -> str:

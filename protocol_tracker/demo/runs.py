@@ -19,14 +19,13 @@ from django.utils import timezone
 
 from labs.models import Lab
 from protocol_tracker.protocols.models import CheckpointTemplate, ProtocolTemplate
-from protocol_tracker.qc.services import qc_result_record
+from protocol_tracker.qc.services import qc_result_record, stage_complete
 from protocol_tracker.runs.models import Donor, Run, StageRun, StageStatus, TaskOccurrence
 from protocol_tracker.runs.services import (
     donor_create,
     run_create,
     run_spawn_child,
     run_start,
-    stage_complete,
     stage_start,
     task_done,
 )

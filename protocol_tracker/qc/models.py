@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from labs.scoping import LabScopedQuerySet
+from protocol_tracker.core.scoping import LabScopedQuerySet
 
 
 class Verdict(models.TextChoices):

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from labs.models import CAN_ADMINISTER, Lab, Role
-from labs.scoping import lab_ids_for_user
+from protocol_tracker.core.scoping import lab_ids_for_user
 from protocol_tracker.reminders.models import (
     CalendarToken,
     Notification,

@@ -7,7 +7,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from labs.scoping import LabScopedQuerySet
+from protocol_tracker.core.scoping import LabScopedQuerySet
 
 DONOR_CODE_VALIDATOR = RegexValidator(
     r"^[A-Z0-9][A-Z0-9-]{2,31}$",

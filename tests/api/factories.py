@@ -155,10 +155,10 @@ def completed_run(protocol, actor):
     """A run whose every stage passed and completed (by ``actor``): ready for release."""
     sr = working_stage(protocol, actor)
     record(sr, actor)
-    run_services.stage_complete(stage_run=sr, actor=actor)
+    qc_services.stage_complete(stage_run=sr, actor=actor)
     bank = run_services.stage_start(stage_run=stage(sr.run, "bank"), actor=actor)
     record(bank, actor, key="post_thaw_viability")
-    run_services.stage_complete(stage_run=bank, actor=actor)
+    qc_services.stage_complete(stage_run=bank, actor=actor)
     sr.run.refresh_from_db()
     return sr.run
 

@@ -69,8 +69,8 @@ def _seed_runs(lab, protocol, donors, n: int, offset: int) -> None:
 
 
 def _measure(lab, protocol, technician, donor) -> dict[str, list[int]]:
-    from protocol_tracker.qc.services import qc_result_record
-    from protocol_tracker.runs.services import run_create, run_start, stage_complete, stage_start
+    from protocol_tracker.qc.services import qc_result_record, stage_complete
+    from protocol_tracker.runs.services import run_create, run_start, stage_start
     from tests.runs.factories import passing_value
 
     counts: dict[str, list[int]] = defaultdict(list)

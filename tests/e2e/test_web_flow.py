@@ -82,7 +82,7 @@ def _finish_run(run: Run, technician) -> None:
     """The technician's remaining work, through the services: complete the first stage (its
     deviation is accepted), then the release stage with a passing endotoxin result."""
     stage_runs = list(StageRun.objects.filter(run=run).order_by("order"))
-    run_services.stage_complete(stage_run=stage_runs[0], actor=technician)
+    qc_services.stage_complete(stage_run=stage_runs[0], actor=technician)
     release = run_services.stage_start(
         stage_run=StageRun.objects.get(pk=stage_runs[1].pk), actor=technician
     )
@@ -94,7 +94,7 @@ def _finish_run(run: Run, technician) -> None:
         measured_at=timezone.now(),
         actor=technician,
     )
-    run_services.stage_complete(stage_run=release, actor=technician)
+    qc_services.stage_complete(stage_run=release, actor=technician)
 
 
 HISTORY = (88, 91, 86, 90, 87, 93, 89, 85, 84, 82, 80, 79)  # drifting down, still in spec

@@ -4,9 +4,9 @@ import pytest
 from django.apps import apps
 
 from labs.models import Instrument, InstrumentCredential, Lab, Membership
-from labs.scoping import LabScopedQuerySet
 from labs.services import instrument_credential_issue
 from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.core.scoping import LabScopedQuerySet
 from tests.factories import InstrumentFactory, MembershipFactory, UserFactory
 
 

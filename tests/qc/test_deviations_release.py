@@ -15,6 +15,7 @@ from protocol_tracker.core.errors import (
     SignatureRefused,
     ValidationFailed,
 )
+from protocol_tracker.outcomes.services import run_reject, run_release
 from protocol_tracker.qc.models import Deviation, DeviationKind, QCResult, Signature
 from protocol_tracker.qc.services import (
     deviation_disposition,
@@ -22,12 +23,11 @@ from protocol_tracker.qc.services import (
     deviation_open,
     qc_result_record,
     record_hash,
-    run_reject,
-    run_release,
     signature_sign,
+    stage_complete,
 )
 from protocol_tracker.runs.models import RunStatus, StageStatus, TaskOccurrence
-from protocol_tracker.runs.services import stage_complete, stage_start
+from protocol_tracker.runs.services import stage_start
 from tests.factories import PASSWORD
 from tests.runs.conftest import T0
 from tests.runs.factories import work_stage

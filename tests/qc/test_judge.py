@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol_tracker.core.errors import ValidationFailed
-from protocol_tracker.qc.services import _prepare
+from protocol_tracker.qc.services import result_prepare
 from protocol_tracker.specs.judge import CheckpointJudge
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -90,7 +90,7 @@ values = anything_value | plausible | plausible | plausible
 
 def _outcome(checkpoint, value, unit, state, judge):
     try:
-        return _prepare(
+        return result_prepare(
             checkpoint=checkpoint,
             value=value,
             unit=unit,

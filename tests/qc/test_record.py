@@ -11,9 +11,9 @@ import time_machine
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from protocol_tracker.qc.models import Deviation, DeviationKind, QCResult, Verdict
-from protocol_tracker.qc.services import qc_result_correct, qc_result_record
+from protocol_tracker.qc.services import qc_result_correct, qc_result_record, stage_complete
 from protocol_tracker.runs.models import RunStatus, StageStatus
-from protocol_tracker.runs.services import stage_complete, stage_start
+from protocol_tracker.runs.services import stage_start
 from tests.factories import InstrumentFactory
 from tests.runs.conftest import T0
 

@@ -330,8 +330,8 @@ def work_stage(stage_run, *, actor, at, values: dict[str, Any] | None = None):
     import time_machine
 
     from protocol_tracker.qc.models import QCResult
-    from protocol_tracker.qc.services import qc_result_record
-    from protocol_tracker.runs.services import stage_complete, stage_start
+    from protocol_tracker.qc.services import qc_result_record, stage_complete
+    from protocol_tracker.runs.services import stage_start
 
     values = values or {}
     with time_machine.travel(at, tick=False):

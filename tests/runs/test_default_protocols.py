@@ -9,11 +9,12 @@ import pytest
 import time_machine
 
 from protocol_tracker.core.errors import InvalidTransition
+from protocol_tracker.outcomes.services import run_release
 from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation
-from protocol_tracker.qc.services import qc_result_record, run_release
+from protocol_tracker.qc.services import qc_result_record, stage_complete
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
-from protocol_tracker.runs.services import run_create, run_start, stage_complete, stage_start
+from protocol_tracker.runs.services import run_create, run_start, stage_start
 from tests.factories import PASSWORD, InstrumentFactory
 from tests.runs.conftest import T0
 from tests.runs.factories import DonorFactory, passing_value

@@ -11,6 +11,7 @@ import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import InvalidTransition, RowErrors
+from protocol_tracker.outcomes.services import run_reject, run_release
 from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation, QCResult
 from protocol_tracker.qc.selectors import run_release_check
@@ -20,19 +21,12 @@ from protocol_tracker.qc.services import (
     qc_result_correct,
     qc_result_record,
     qc_results_record_bulk,
-    run_reject,
-    run_release,
+    stage_complete,
 )
 from protocol_tracker.runs import planning
 from protocol_tracker.runs.models import Run, RunStatus, StageStatus, TaskOccurrence
 from protocol_tracker.runs.selectors import post_release_stage_ids, stage_runs_due
-from protocol_tracker.runs.services import (
-    run_create,
-    run_start,
-    stage_complete,
-    stage_start,
-    task_done,
-)
+from protocol_tracker.runs.services import run_create, run_start, stage_start, task_done
 from tests.factories import PASSWORD
 from tests.runs.conftest import T0
 from tests.runs.factories import clinical_protocol_data, protocol_from_dict, work_stage

@@ -84,7 +84,7 @@ def test_the_run_completes_with_its_last_stage(active_run, technician):
 
 def test_two_technicians_completing_one_stage_only_one_wins(active_run, technician, technician2):
     from protocol_tracker.core.errors import InvalidTransition
-    from protocol_tracker.runs.services import stage_complete
+    from protocol_tracker.qc.services import stage_complete
 
     collect = active_run.stage_runs.get(stage__key="collect")
     work_stage(collect, actor=technician, at=T0 + 24 * H)

@@ -10,6 +10,7 @@ import time_machine
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from protocol_tracker.protocols.models import ProtocolStatus
+from protocol_tracker.qc.services import stage_complete
 from protocol_tracker.runs.models import (
     Donor,
     PassageEvent,
@@ -29,7 +30,6 @@ from protocol_tracker.runs.services import (
     run_start,
     run_terminate,
     stage_assign,
-    stage_complete,
     stage_fail,
     stage_start,
     task_done,

@@ -25,15 +25,10 @@ from protocol_tracker.qc.services import (
     deviation_disposition,
     deviation_investigate,
     qc_result_record,
+    stage_complete,
 )
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
-from protocol_tracker.runs.services import (
-    run_create,
-    run_passage,
-    run_start,
-    stage_complete,
-    stage_start,
-)
+from protocol_tracker.runs.services import run_create, run_passage, run_start, stage_start
 from tests.factories import PASSWORD
 from tests.runs.conftest import T0
 from tests.runs.factories import (

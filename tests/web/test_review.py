@@ -100,7 +100,7 @@ def test_missing_justification_is_shown_next_to_it(client, investigated, reviewe
 
 def _complete(run, technician):
     stage_runs = list(StageRun.objects.filter(run=run).order_by("order"))
-    run_services.stage_complete(stage_run=stage_runs[0], actor=technician)
+    qc_services.stage_complete(stage_run=stage_runs[0], actor=technician)
     release = run_services.stage_start(
         stage_run=StageRun.objects.get(pk=stage_runs[1].pk), actor=technician
     )
@@ -112,7 +112,7 @@ def _complete(run, technician):
         measured_at=timezone.now(),
         actor=technician,
     )
-    run_services.stage_complete(stage_run=release, actor=technician)
+    qc_services.stage_complete(stage_run=release, actor=technician)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labs.scoping import lab_ids_for_user
 from protocol_tracker.api.principals import is_person, scope
+from protocol_tracker.core.scoping import lab_ids_for_user
 
 MAX_ID = 2**63 - 1
 

@@ -34,6 +34,7 @@ from protocol_tracker.api.serializers.runs import (
 )
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
 from protocol_tracker.api.views.protocols import lab_for_create
+from protocol_tracker.outcomes import services as outcome_services
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import selectors
 from protocol_tracker.runs import services as run_services
@@ -223,7 +224,7 @@ class RunViewSet(LabScopedViewSet):
     def release(self, request, pk=None):
         run = self.get_object()
         data = self.validated()
-        run = qc_services.run_release(
+        run = outcome_services.run_release(
             run=run,
             actor=request.user,
             password=data["password"],
@@ -240,7 +241,7 @@ class RunViewSet(LabScopedViewSet):
     def reject(self, request, pk=None):
         run = self.get_object()
         data = self.validated()
-        run = qc_services.run_reject(
+        run = outcome_services.run_reject(
             run=run, actor=request.user, password=data["password"], reason=data["reason"]
         )
         return self._detail(run)
@@ -338,7 +339,7 @@ class StageRunViewSet(LabScopedViewSet):
         stage_run = self.get_object()
         data = self.validated()
         return self._out(
-            run_services.stage_complete(stage_run=stage_run, actor=request.user, note=data["note"])
+            qc_services.stage_complete(stage_run=stage_run, actor=request.user, note=data["note"])
         )
 
     @extend_schema(

@@ -172,7 +172,7 @@ def stage_start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @lab_view
 def stage_complete(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.runs import services
+    from protocol_tracker.qc import services
 
     stage_run = scoped_or_404(request, StageRun.objects.select_related("run__lab", "stage"), pk=pk)
     use_lab(request, stage_run.run.lab)

@@ -178,7 +178,7 @@ def _run_for_signing(request: HttpRequest, pk: int) -> Run:
 
 @lab_view
 def run_release(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.qc import services
+    from protocol_tracker.outcomes import services
 
     run = _run_for_signing(request, pk)
     data = run_page_data(run, with_audit=False)
@@ -231,7 +231,7 @@ def run_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 @lab_view
 def run_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.qc import services
+    from protocol_tracker.outcomes import services
 
     run = _run_for_signing(request, pk)
     data = run_page_data(run, with_audit=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.db import models
 
 if TYPE_CHECKING:
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 
 def lab_ids_for_user(user, *, roles: Iterable[str] | None = None) -> models.QuerySet:
     """A subquery of the lab ids ``user`` belongs to (optionally with one of ``roles``)."""
-    from labs.models import Membership
-
+    # Named, not imported: every model uses this queryset, the audit trail's too, and audit sits
+    # below labs. Django resolves the name from its registry, as it does a ForeignKey("labs.Lab").
+    Membership = apps.get_model("labs", "Membership")
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Membership.objects.none().values("lab_id")
     memberships = Membership.objects.filter(user=user)

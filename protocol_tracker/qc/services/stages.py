@@ -1,0 +1,74 @@
+"""Completing a stage: the QC gate, then the runs engine's completion, then its window.
+
+A stage completes only when every blocking checkpoint is satisfied (``stage_qc_gaps``: a current
+passing or ``no_spec`` result, or an out-of-spec one covered by an accepted disposition; a
+pending result on a ``pending_allowed`` checkpoint is left to the release). Finishing outside the
+stage's allowed window opens a minor ``window`` deviation.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from labs.models import CAN_WORK
+from labs.selectors import require_role
+from protocol_tracker.audit.services import audit_record_many
+from protocol_tracker.core.actors import Person
+from protocol_tracker.core.errors import InvalidTransition
+from protocol_tracker.qc.models import DeviationKind, DeviationSeverity
+from protocol_tracker.qc.selectors import stage_qc_gaps
+from protocol_tracker.qc.services.deviations import deviation_create_system
+from protocol_tracker.runs.locks import lock_stage_run
+from protocol_tracker.runs.models import StageRun, StageStatus
+from protocol_tracker.runs.services import (
+    refuse_unless_workable,
+    require_stage_transition,
+    stage_run_complete,
+)
+
+
+@transaction.atomic
+def stage_complete(*, stage_run: StageRun, actor: Person, note: str = "") -> StageRun:
+    """in progress / awaiting QC → completed, when every blocking checkpoint is satisfied.
+
+    Refused (``InvalidTransition``, nothing changed) while the gate is not met; then the runs
+    engine completes the stage (:func:`~protocol_tracker.runs.services.stage_run_complete`:
+    dependants ready, re-planning, the run's own completion) and a completion outside the
+    allowed window opens a ``window`` deviation.
+    """
+    sr = lock_stage_run(stage_run.pk, run_id=stage_run.run_id)
+    run = sr.run
+    require_role(actor, run.lab_id, CAN_WORK, "complete stages")
+    name = sr.stage.name
+    refuse_unless_workable(run, sr, doing=f"completing stage '{name}'", refused="cannot complete")
+    require_stage_transition(sr, StageStatus.COMPLETED, "only a stage in progress can complete")
+    gaps = stage_qc_gaps(sr)
+    if gaps:
+        raise InvalidTransition(
+            f"stage '{name}' cannot complete: {gaps.describe()}",
+            fields={"checkpoints": gaps.keys()},
+        )
+    now = timezone.now()
+    audit_record_many(
+        actor=actor, changes=stage_run_complete(sr, run, actor=actor, note=note, now=now)
+    )
+    early, late = sr.due_at - sr.stage.window_early, sr.due_at + sr.stage.window_late
+    if not early <= now <= late:
+        tz = run.lab.tz
+        hours = abs(now - sr.due_at).total_seconds() / 3600
+        which = "early" if now < early else "late"
+        deviation_create_system(
+            run=run,
+            stage_run=sr,
+            kind=DeviationKind.WINDOW,
+            severity=DeviationSeverity.MINOR,
+            actor=actor,
+            title=f"Stage '{name}' finished {hours:.1f} h {which}",
+            description=(
+                f"Completed {now.astimezone(tz):%Y-%m-%d %H:%M %Z}; due "
+                f"{sr.due_at.astimezone(tz):%Y-%m-%d %H:%M %Z}; allowed window "
+                f"{early.astimezone(tz):%Y-%m-%d %H:%M} to {late.astimezone(tz):%Y-%m-%d %H:%M}."
+            ),
+        )
+    return sr
