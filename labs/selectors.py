@@ -35,3 +35,12 @@ def require_role(actor, lab: Lab | int, roles, doing: str) -> None:
     if actor is None or not has_role(actor, lab, roles):
         who = actor.get_username() if actor is not None else "nobody"
         raise NotPermitted(f"{who} may not {doing} in this lab")
+
+
+def sole_lab_for(user, roles) -> Lab | None:
+    """The one lab where ``user`` has one of ``roles``; None when there are none or several."""
+    role_in_lab(user, 0)  # fills the per-request cache of the user's roles
+    candidates = [
+        lab_id for lab_id, role in getattr(user, "_lab_roles", {}).items() if role in roles
+    ]
+    return Lab.objects.get(pk=candidates[0]) if len(candidates) == 1 else None

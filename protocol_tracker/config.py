@@ -48,6 +48,8 @@ class Config:
     behind_proxy: bool
     extra: dict = field(default_factory=dict)
     reminder_retry_seconds: int = 30
+    instrument_upload_max_bytes: int = 100 * 1024 * 1024
+    instrument_upload_inline_max_bytes: int = 1024 * 1024
 
     @property
     def is_production(self) -> bool:
@@ -244,6 +246,12 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
         default_from_email=_get(environ_, "DEFAULT_FROM_EMAIL", "protocol-tracker@localhost") or "",
         reminder_sweep_seconds=_int(environ_, "REMINDER_SWEEP_SECONDS", 60, lo=5, hi=3600),
         reminder_retry_seconds=_int(environ_, "REMINDER_RETRY_SECONDS", 30, lo=1, hi=600),
+        instrument_upload_max_bytes=_int(
+            environ_, "INSTRUMENT_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, lo=1024, hi=1024**3
+        ),
+        instrument_upload_inline_max_bytes=_int(
+            environ_, "INSTRUMENT_UPLOAD_INLINE_MAX_BYTES", 1024 * 1024, lo=0, hi=100 * 1024**2
+        ),
         port=_int(environ_, "PORT", 8000, lo=1, hi=65535),
         log_level=(_get(environ_, "LOG_LEVEL", "INFO") or "").upper(),
         secure_ssl_redirect=_bool(environ_, "SECURE_SSL_REDIRECT", default=production),

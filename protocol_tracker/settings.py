@@ -166,6 +166,10 @@ CELERY_TIMEZONE = "UTC"
 REMINDER_SWEEP_SECONDS = CONFIG.reminder_sweep_seconds
 # First retry of a failed email or webhook after this many seconds, doubling up to 10 minutes.
 REMINDER_RETRY_SECONDS = CONFIG.reminder_retry_seconds
+# Instrument uploads: refused above this size (each file format has its own lower or higher
+# ceiling, the smaller wins); parsed in the request up to the inline size, else by a worker.
+INSTRUMENT_UPLOAD_MAX_BYTES = CONFIG.instrument_upload_max_bytes
+INSTRUMENT_UPLOAD_INLINE_MAX_BYTES = CONFIG.instrument_upload_inline_max_bytes
 CELERY_BEAT_SCHEDULE: dict = {
     # The sweep is cheap and state-driven; a run that waited in the queue past the next one is
     # useless, hence the expiry.
@@ -174,8 +178,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": REMINDER_SWEEP_SECONDS,
         "options": {"expires": REMINDER_SWEEP_SECONDS},
     },
-    "api-requeue-uploads": {
-        "task": "api.requeue_uploads",
+    "qc-requeue-uploads": {
+        "task": "qc.requeue_uploads",
         "schedule": 60.0,
         "options": {"expires": 60},
     },

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from protocol_tracker.core.errors import DomainError, RowErrors
+from protocol_tracker.core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ TITLES = {
     415: _("Unsupported media type"),
     422: _("Unprocessable request"),
     429: _("Too many requests"),
+    500: _("Internal error"),
 }
 
 
@@ -154,38 +155,21 @@ def _validation_summary(errors: list[dict]) -> str:
 
 def domain_error_parts(exc: DomainError) -> tuple[list[dict], list[dict] | None]:
     """A domain error's field errors and (bulk) row errors in the problem shape."""
-    errors = [
-        {"field": field, "message": str(message), "code": exc.code}
-        for field, messages in (exc.fields or {}).items()
-        for message in (messages if isinstance(messages, list | tuple) else [messages])
-    ]
-    rows = None
-    if isinstance(exc, RowErrors):
-        rows = [
-            {
-                "index": row.get("index"),
-                "field": row.get("field") or None,
-                "message": str(row.get("message", "")),
-            }
-            for row in exc.rows
-        ]
-    return errors, rows
+    record = exc.as_record()
+    return record["errors"], record.get("rows")
 
 
-def domain_error_body(exc: DomainError) -> dict:
-    """The problem body of a domain error, for errors reported later (background jobs)."""
-    errors, rows = domain_error_parts(exc)
-    body = {
-        "type": f"{TYPE_PREFIX}{exc.code}",
-        "title": str(TITLES.get(exc.http_status, "")),
-        "status": exc.http_status,
-        "detail": exc.message,
-        "code": exc.code,
-        "errors": errors,
+def problem_body(record: dict) -> dict:
+    """The problem body of a failure kept as a domain error record (a background job's):
+    :meth:`DomainError.as_record` plus the problem's ``type`` and ``title``."""
+    if "type" in record:  # kept whole by an earlier version
+        return record
+    status = record.get("status", 500)
+    return {
+        "type": f"{TYPE_PREFIX}{record.get('code', 'error')}",
+        "title": str(TITLES.get(status, _("Error"))),
+        **record,
     }
-    if rows is not None:
-        body["rows"] = rows
-    return body
 
 
 def _domain_problem(exc: DomainError, request) -> Response:

@@ -21,6 +21,20 @@ class DomainError(Exception):
             self.code = code
         self.fields = fields or {}
 
+    def as_record(self) -> dict:
+        """The error as plain data, for a failure reported later (a background job keeps it):
+        ``{code, status, detail, errors: [{field, message, code}]}`` (+ ``rows`` for bulk)."""
+        return {
+            "code": self.code,
+            "status": self.http_status,
+            "detail": self.message,
+            "errors": [
+                {"field": field, "message": str(message), "code": self.code}
+                for field, messages in self.fields.items()
+                for message in (messages if isinstance(messages, list | tuple) else [messages])
+            ],
+        }
+
 
 class ValidationFailed(DomainError):
     """Bad input: a value, unit, type or range the rules refuse (HTTP 400)."""
@@ -37,6 +51,19 @@ class RowErrors(ValidationFailed):
     def __init__(self, message: str, *, rows: list[dict]) -> None:
         super().__init__(message)
         self.rows = rows
+
+    def as_record(self) -> dict:
+        return {
+            **super().as_record(),
+            "rows": [
+                {
+                    "index": row.get("index"),
+                    "field": row.get("field") or None,
+                    "message": str(row.get("message", "")),
+                }
+                for row in self.rows
+            ],
+        }
 
 
 class NotPermitted(DomainError):

@@ -277,3 +277,62 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.signer_name} {self.meaning} {self.object_type}:{self.object_id}"
+
+
+class UploadStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    PARSING = "parsing", _("Parsing")
+    PARSED = "parsed", _("Parsed")
+    FAILED = "failed", _("Failed")
+
+
+class InstrumentUpload(models.Model):
+    """One uploaded instrument file and what became of it: the job a client polls.
+
+    The file itself is a :class:`RawFile` (kept as it came, with its SHA-256); ``params`` holds
+    the request's metadata (stage run, checkpoint, value...) until the file is parsed. Changed
+    only by :mod:`protocol_tracker.qc.services.uploads`.
+    """
+
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="+")
+    raw_file = models.ForeignKey(
+        RawFile, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads"
+    )
+    filename = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8)
+    size_bytes = models.PositiveBigIntegerField()
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=UploadStatus.choices, default=UploadStatus.RECEIVED
+    )
+    error = models.JSONField(null=True, blank=True)
+    result_ids = models.JSONField(default=list, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    uploaded_by_instrument = models.ForeignKey(
+        "labs.Instrument", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "lab"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # qc.requeue_uploads reads only the uploads still waiting for a worker.
+            models.Index(
+                fields=["created_at"],
+                name="upload_received_idx",
+                condition=models.Q(status="received"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"upload #{self.pk} {self.filename} ({self.status})"

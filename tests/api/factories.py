@@ -209,18 +209,15 @@ def named_file(data: bytes, name: str, content_type: str = "application/octet-st
 
 def attach_upload(w) -> None:
     """Give the world an (inline, parsed) FCS upload on its working stage."""
-    from protocol_tracker.api.services import UploadTargets, instrument_upload_create
+    from protocol_tracker.qc.services.formats import IngestTargets
+    from protocol_tracker.qc.services.uploads import instrument_upload_receive
 
     data = fcs_bytes(events=1500, cytometer=f"Cyt-{w.lab.slug}")
-    w.upload = instrument_upload_create(
-        lab=w.lab,
+    w.upload = instrument_upload_receive(
         actor=w.worker,
         data=data,
         filename="standing.fcs",
-        content_type="",
-        kind="fcs",
-        inline=True,
-        targets=UploadTargets(
+        targets=IngestTargets(
             stage_run=w.stage_run, checkpoint=w.stage_run.stage.checkpoints.get(key="events")
         ),
     )

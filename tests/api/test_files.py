@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from protocol_tracker.api.models import InstrumentUpload
 from protocol_tracker.audit.models import AuditEvent
-from protocol_tracker.qc.models import QCResult, RawFile
+from protocol_tracker.qc.models import InstrumentUpload, QCResult, RawFile
 from tests.api import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -170,7 +169,7 @@ def test_unsupported_files_are_415(api, world, technician, events_target, data, 
     assert _counts() == before
 
 
-@override_settings(API_UPLOAD_MAX_BYTES=1000)
+@override_settings(INSTRUMENT_UPLOAD_MAX_BYTES=1000)
 def test_a_file_over_the_limit_is_413(api, world, technician, events_target):
     sr, events = events_target
 
@@ -333,7 +332,7 @@ def _poll(client, url: str, timeout: float = 30.0) -> dict:
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(API_INLINE_PARSE_MAX_BYTES=1000)
+@override_settings(INSTRUMENT_UPLOAD_INLINE_MAX_BYTES=1000)
 def test_a_large_file_is_parsed_by_a_worker_and_polled(
     celery_worker, api, lab, technician2, technician
 ):
@@ -365,7 +364,7 @@ def test_a_large_file_is_parsed_by_a_worker_and_polled(
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(API_INLINE_PARSE_MAX_BYTES=1000)
+@override_settings(INSTRUMENT_UPLOAD_INLINE_MAX_BYTES=1000)
 def test_an_upload_whose_message_was_lost_is_requeued_and_parsed(
     api, lab, technician2, technician, tmp_path
 ):
@@ -373,8 +372,8 @@ def test_an_upload_whose_message_was_lost_is_requeued_and_parsed(
 
     from django.utils import timezone
 
-    from protocol_tracker.api.services import uploads_requeue_stale
     from protocol_tracker.celery import app
+    from protocol_tracker.qc.services.uploads import uploads_requeue_stale
     from tests.celery_worker import celery_process
 
     world = f.lab_world(lab, technician2)

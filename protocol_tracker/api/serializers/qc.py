@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labs.models import Instrument
-from protocol_tracker.api.models import InstrumentUpload, UploadStatus
+from protocol_tracker.api.exceptions import problem_body
 from protocol_tracker.api.serializers.common import (
     PasswordField,
     QCValueField,
@@ -20,8 +20,10 @@ from protocol_tracker.qc.models import (
     DeviationKind,
     DeviationSeverity,
     Disposition,
+    InstrumentUpload,
     QCResult,
     RawFile,
+    UploadStatus,
     Verdict,
 )
 from protocol_tracker.runs.models import Run, StageRun
@@ -229,6 +231,13 @@ class RawFileSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ProblemField(serializers.JSONField):
+    """A failure kept as a domain error record, shown as problem details."""
+
+    def to_representation(self, value):
+        return problem_body(value) if value is not None else None
+
+
 class InstrumentUploadSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     raw_file = RawFileSerializer(read_only=True)
     results = serializers.ListField(
@@ -238,7 +247,7 @@ class InstrumentUploadSerializer(SparseFieldsMixin, serializers.ModelSerializer)
         help_text="Ids of the QC results recorded.",
     )
     status = serializers.ChoiceField(choices=UploadStatus.choices, read_only=True)
-    error = serializers.JSONField(
+    error = ProblemField(
         read_only=True, allow_null=True, help_text="Why parsing failed: {detail, errors, rows}."
     )
     status_url = serializers.SerializerMethodField()

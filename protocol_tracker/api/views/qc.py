@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.timezone import is_naive, make_aware
 from django.utils.translation import gettext as _
@@ -16,7 +15,6 @@ from rest_framework.response import Response
 from labs.models import CAN_REVIEW, CAN_WORK
 from protocol_tracker.api.filters import DeviationFilter, QCResultFilter
 from protocol_tracker.api.idempotency import idempotency_key, idempotent
-from protocol_tracker.api.models import InstrumentUpload, UploadStatus
 from protocol_tracker.api.principals import actor_of, instrument_of
 from protocol_tracker.api.serializers.common import MAX_ID
 from protocol_tracker.api.serializers.qc import (
@@ -33,13 +31,12 @@ from protocol_tracker.api.serializers.qc import (
     QCResultCreateSerializer,
     QCResultSerializer,
 )
-from protocol_tracker.api.services import UploadTargets, instrument_upload_create
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
-from protocol_tracker.api.views.protocols import lab_for_create
 from protocol_tracker.core.errors import RowErrors
 from protocol_tracker.qc import services as qc_services
-from protocol_tracker.qc.ingest import check_size, detect_kind
-from protocol_tracker.qc.models import Deviation, QCResult
+from protocol_tracker.qc.models import Deviation, InstrumentUpload, QCResult, UploadStatus
+from protocol_tracker.qc.services.formats import IngestTargets
+from protocol_tracker.qc.services.uploads import instrument_upload_receive
 
 _ROW_STATES = (None, "pending", "invalid")
 
@@ -349,42 +346,23 @@ class InstrumentUploadViewSet(LabScopedViewSet):
     def create(self, request):
         data = self.validated()
         upload = data["file"]
-        head = upload.read(1024)
-        upload.seek(0)
-        kind = detect_kind(head, upload.name, getattr(upload, "content_type", "") or "")
-        check_size(kind, upload.size, limit=getattr(settings, "API_UPLOAD_MAX_BYTES", None))
-        instrument = instrument_of(request) or data.get("instrument")
-        stage_run = data.get("stage_run")
-        if instrument_of(request) is not None:
-            lab = instrument.lab
-        elif stage_run is not None:
-            lab = stage_run.run.lab
-            self.require_role_in(lab.pk)
-        elif instrument is not None:
-            lab = instrument.lab
-            self.require_role_in(lab.pk)
-        else:
-            lab = lab_for_create(request, None, CAN_WORK)
-        targets = UploadTargets(
-            stage_run=stage_run,
-            checkpoint=data.get("checkpoint"),
-            instrument=instrument,
-            value=data.get("value") or None,
-            unit=data.get("unit") or "",
-            measured_at=data.get("measured_at"),
-            comment=data.get("comment") or "",
-        )
-        inline = upload.size <= getattr(settings, "API_INLINE_PARSE_MAX_BYTES", 1024 * 1024)
-        record = instrument_upload_create(
-            lab=lab,
+        stage_run, instrument = data.get("stage_run"), data.get("instrument")
+        record = instrument_upload_receive(
             actor=actor_of(request),
             data=upload.read(),
             filename=upload.name,
             content_type=getattr(upload, "content_type", "") or "",
-            kind=kind,
-            targets=targets,
-            inline=inline,
+            targets=IngestTargets(
+                stage_run=stage_run,
+                checkpoint=data.get("checkpoint"),
+                instrument=instrument_of(request) or instrument,
+                value=data.get("value") or None,
+                unit=data.get("unit") or "",
+                measured_at=data.get("measured_at"),
+                comment=data.get("comment") or "",
+            ),
         )
+        inline = record.status != UploadStatus.RECEIVED
         record = self.base_queryset().get(pk=record.pk)
         location = {"Location": f"/api/v1/instrument-uploads/{record.pk}/"}
         return self.output(

@@ -2,7 +2,9 @@
 
 One module per seam: ``preparing`` (parse, judge, place a result; writes nothing), ``results``
 (one result, a correction), ``bulk`` (many results, all or nothing), ``consequences`` (what a new
-result causes), ``raw_files``, ``deviations``, ``signatures``, ``stages`` (``stage_complete``).
+result causes), ``raw_files``, ``formats`` (the instrument file formats: sniff, size limit,
+ingest), ``ingest`` (a kept file into results), ``uploads`` (the upload job, inline or in the
+``qc.ingest_upload`` task), ``deviations``, ``signatures``, ``stages`` (``stage_complete``).
 Import the services from this package. The signed release and rejection of a run are run
 outcomes, one layer up (:mod:`protocol_tracker.outcomes.services`).
 
