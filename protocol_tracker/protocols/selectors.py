@@ -114,7 +114,7 @@ def _edges_by_key(protocol: ProtocolTemplate, stages: list[StageTemplate]) -> di
 
 
 def protocol_export(*, protocol: ProtocolTemplate) -> dict[str, Any]:
-    """The protocol as a canonical definition (the schema of ``defaults.py``; hours).
+    """The protocol as a canonical definition (the schema of ``protocols.defaults``; hours).
 
     Importing the result into any lab recreates the same protocol; its hash is the version's
     ``definition_hash``. Four queries, or none after :func:`protocol_detail`.

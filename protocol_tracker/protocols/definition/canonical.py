@@ -1,0 +1,203 @@
+"""A definition's shape: its keys, the canonical form every path compares, and its hash.
+
+:func:`canonical_definition` fills in defaults, normalises hours and sorts what has no order of
+its own, so the same protocol always hashes alike (:func:`definition_hash`) whether it came from
+the defaults, an import or the rows of a draft. Wrong shapes raise :class:`DefinitionError`; the
+field values are judged by :mod:`.rules`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from protocol_tracker.protocols.models import RecordedBy
+
+HOUR = timedelta(hours=1)
+
+PROTOCOL_KEYS = ("code", "name", "description", "stages")
+STAGE_KEYS = (
+    "key", "name", "kind", "expected_duration_hours", "window_early_hours", "window_late_hours",
+    "depends_on", "reminder_lead_hours", "description", "source", "tasks", "checkpoints",
+)  # fmt: skip
+TASK_KEYS = ("key", "name", "every_hours", "on_days", "description")
+CHECKPOINT_KEYS = (
+    "key", "assay", "name", "metric", "unit", "value_type", "spec", "blocking", "recorded_by",
+    "analyte", "pending_allowed", "retest_every_passages", "source", "notes",
+)  # fmt: skip
+
+Problems = dict[str, list[str]]
+
+
+class DefinitionError(ValueError):
+    """A definition whose shape is wrong; ``fields`` maps a path such as ``stages[2].kind``."""
+
+    def __init__(self, fields: Problems) -> None:
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()))
+        self.fields = fields
+
+
+# --- durations ----------------------------------------------------------------------------
+
+
+def hours_to_timedelta(hours: float | int | None) -> timedelta | None:
+    return None if hours is None else timedelta(hours=hours)
+
+
+def timedelta_to_hours(value: timedelta | None) -> float | int | None:
+    """Hours as an int when whole (so 24 and 24.0 hash alike), else a float."""
+    if value is None:
+        return None
+    hours = value / HOUR
+    return int(hours) if float(hours).is_integer() else hours
+
+
+def add_problem(problems: Problems, field: str, message: str) -> None:
+    """File ``message`` under ``field`` (a model field name or a path into the definition)."""
+    problems.setdefault(field, []).append(message)
+
+
+# --- the canonical form -------------------------------------------------------------------
+
+
+def _require(
+    raw: Any, allowed: Sequence[str], required: Sequence[str], path: str, errors: Problems
+) -> dict[str, Any] | None:
+    if not isinstance(raw, Mapping):
+        add_problem(errors, path or "definition", "must be an object")
+        return None
+    for key in raw:
+        if key not in allowed:
+            add_problem(errors, f"{path}.{key}" if path else str(key), "unknown key")
+    for key in required:
+        if key not in raw:
+            add_problem(errors, f"{path}.{key}" if path else key, "is required")
+    return dict(raw)
+
+
+def _hours(value: Any, path: str, errors: Problems, *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        add_problem(errors, path, "must be a number of hours")
+        return None
+    return timedelta_to_hours(hours_to_timedelta(value))
+
+
+def canonical_definition(raw: Any) -> dict[str, Any]:
+    """The canonical form of a definition: defaults filled in, hours normalised, tasks sorted.
+
+    Raises :class:`DefinitionError` for a wrong shape (unknown or missing keys, wrong types of
+    the structural fields). Field values are judged later by :func:`definition_problems`.
+    """
+    errors: Problems = {}
+    top = _require(raw, PROTOCOL_KEYS, ("code", "name", "stages"), "", errors)
+    if top is None:
+        raise DefinitionError(errors)
+    stages_raw = top.get("stages")
+    if not isinstance(stages_raw, list):
+        add_problem(errors, "stages", "must be a list")
+        stages_raw = []
+    stages = []
+    for i, stage_raw in enumerate(stages_raw):
+        path = f"stages[{i}]"
+        stage = _require(
+            stage_raw, STAGE_KEYS, ("key", "name", "kind", "expected_duration_hours"), path, errors
+        )
+        if stage is None:
+            continue
+        depends_on = stage.get("depends_on") or []
+        if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
+            add_problem(errors, f"{path}.depends_on", "must be a list of stage keys")
+            depends_on = []
+        tasks = []
+        for j, task_raw in enumerate(stage.get("tasks") or []):
+            tpath = f"{path}.tasks[{j}]"
+            task = _require(task_raw, TASK_KEYS, ("key", "name"), tpath, errors)
+            if task is None:
+                continue
+            tasks.append(
+                {
+                    "key": task.get("key"),
+                    "name": task.get("name"),
+                    "every_hours": _hours(
+                        task.get("every_hours"), f"{tpath}.every_hours", errors, optional=True
+                    ),
+                    "on_days": task.get("on_days"),
+                    "description": task.get("description") or "",
+                }
+            )
+        checkpoints = []
+        for j, cp_raw in enumerate(stage.get("checkpoints") or []):
+            cpath = f"{path}.checkpoints[{j}]"
+            cp = _require(
+                cp_raw,
+                CHECKPOINT_KEYS,
+                ("key", "assay", "name", "metric", "value_type"),
+                cpath,
+                errors,
+            )
+            if cp is None:
+                continue
+            spec = cp.get("spec")
+            checkpoints.append(
+                {
+                    "key": cp.get("key"),
+                    "assay": cp.get("assay"),
+                    "name": cp.get("name"),
+                    "metric": cp.get("metric"),
+                    "unit": cp.get("unit") or "",
+                    "value_type": cp.get("value_type"),
+                    "spec": {} if spec is None else spec,
+                    "blocking": cp.get("blocking", True),
+                    "recorded_by": cp.get("recorded_by") or RecordedBy.ANY.value,
+                    "analyte": cp.get("analyte") or "",
+                    "pending_allowed": cp.get("pending_allowed", False),
+                    "retest_every_passages": cp.get("retest_every_passages"),
+                    "source": cp.get("source") or "",
+                    "notes": cp.get("notes") or "",
+                }
+            )
+        stages.append(
+            {
+                "key": stage.get("key"),
+                "name": stage.get("name"),
+                "kind": stage.get("kind"),
+                "expected_duration_hours": _hours(
+                    stage.get("expected_duration_hours"), f"{path}.expected_duration_hours", errors
+                ),
+                "window_early_hours": _hours(
+                    stage.get("window_early_hours", 0), f"{path}.window_early_hours", errors
+                ),
+                "window_late_hours": _hours(
+                    stage.get("window_late_hours", 0), f"{path}.window_late_hours", errors
+                ),
+                "reminder_lead_hours": _hours(
+                    stage.get("reminder_lead_hours"),
+                    f"{path}.reminder_lead_hours",
+                    errors,
+                    optional=True,
+                ),
+                "depends_on": sorted(set(depends_on)),
+                "description": stage.get("description") or "",
+                "source": stage.get("source") or "",
+                "tasks": sorted(tasks, key=lambda t: str(t["key"])),
+                "checkpoints": checkpoints,
+            }
+        )
+    if errors:
+        raise DefinitionError(errors)
+    return {
+        "code": top.get("code"),
+        "name": top.get("name"),
+        "description": top.get("description") or "",
+        "stages": stages,
+    }
+
+
+def definition_hash(canonical: Mapping[str, Any]) -> str:
+    raw = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
