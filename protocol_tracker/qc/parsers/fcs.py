@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ import flowio
 from flowio.exceptions import MultipleDataSetsError
 
 from protocol_tracker.qc.parsers import ParseError
+from protocol_tracker.qc.parsers.fcs_dates import acquired_at
 
 MAX_FCS_BYTES = 100 * 1024 * 1024
 """Largest FCS upload accepted by :func:`parse_fcs`."""
@@ -28,24 +28,6 @@ SUPPORTED_VERSIONS = ("2.0", "3.0", "3.1", "3.2")
 # HEADER offsets are 8 ASCII digits; segments past this limit have "0" in the HEADER.
 _HEADER_OFFSET_LIMIT = 99_999_999
 _MAX_INT_DIGITS = 18
-
-_MONTHS = (
-    "JANUARY",
-    "FEBRUARY",
-    "MARCH",
-    "APRIL",
-    "MAY",
-    "JUNE",
-    "JULY",
-    "AUGUST",
-    "SEPTEMBER",
-    "OCTOBER",
-    "NOVEMBER",
-    "DECEMBER",
-)
-_DATE_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[-/ .]([A-Za-z]{3,9})[-/ .](\d{4}|\d{2})")
-_DATE_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:([.:])(\d{1,6}))?)?")
 
 _MAGIC_HINTS = (
     (b"\x89PNG", "a PNG image"),
@@ -208,7 +190,7 @@ def _parse(data: bytes) -> FcsMetadata:
         cytometer=_first(keywords, "$CYT"),
         serial=_first(keywords, "$CYTSN", "CYTNUM"),
         software=_first(keywords, "CREATOR", "$CREATOR", "APPLICATION", "SOFTWARE"),
-        acquired_at=_acquired_at(keywords),
+        acquired_at=acquired_at(keywords),
         sample_id=_first(keywords, "$SMNO", "TUBE NAME", "TUBE_NAME", "$FIL"),
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=size,
@@ -468,58 +450,3 @@ def _first(keywords: dict[str, str], *keys: str) -> str:
         if value:
             return value
     return ""
-
-
-def _acquired_at(keywords: dict[str, str]) -> datetime | None:
-    """Acquisition start from $BEGINDATETIME (FCS 3.2) or $DATE + $BTIM; None if unknown."""
-    begin = keywords.get("$BEGINDATETIME", "").strip()
-    if begin:
-        try:
-            return datetime.fromisoformat(begin)
-        except ValueError:
-            pass
-    day = _parse_date(keywords.get("$DATE", ""))
-    clock = _parse_time(keywords.get("$BTIM", ""))
-    if day is None or clock is None:
-        return None
-    try:
-        return datetime(*day, *clock)  # noqa: DTZ001 - FCS times are local, with no zone
-    except ValueError:
-        return None
-
-
-def _parse_date(raw: str) -> tuple[int, int, int] | None:
-    """Parse "05-JAN-2015", "18-May-05" or "2015-01-05" into (year, month, day)."""
-    value = raw.strip()
-    if match := _DATE_DAY_MONTH_YEAR.fullmatch(value):
-        day, month_name, year_text = match.groups()
-        month_name = month_name.upper()
-        months = [i for i, name in enumerate(_MONTHS, 1) if name.startswith(month_name)]
-        if len(months) != 1:
-            return None
-        year = int(year_text)
-        if len(year_text) == 2:
-            year += 2000 if year < 69 else 1900  # same pivot as strptime's %y
-        return year, months[0], int(day)
-    if match := _DATE_ISO.fullmatch(value):
-        year, month, day = (int(part) for part in match.groups())
-        return year, month, day
-    return None
-
-
-def _parse_time(raw: str) -> tuple[int, int, int, int] | None:
-    """Parse "hh:mm[:ss[.cc]]" or FCS 2.0/3.0 "hh:mm:ss:tt" (tt in 1/60 s)."""
-    match = _TIME.fullmatch(raw.strip())
-    if not match:
-        return None
-    hour, minute, second, separator, fraction = match.groups()
-    microsecond = 0
-    if fraction:
-        if separator == ":":
-            ticks = int(fraction)
-            if ticks >= 60:
-                return None
-            microsecond = round(ticks * 1_000_000 / 60)
-        else:
-            microsecond = int(fraction.ljust(6, "0"))
-    return int(hour), int(minute), int(second or 0), microsecond
