@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
-from labs.models import CAN_ADMINISTER, Lab, Role
+from labs.models import CAN_ADMINISTER, Lab, Membership, Role
 from labs.scoping import lab_ids_for_user
+from protocol_tracker.qc.models import Deviation, DeviationStatus
 from protocol_tracker.reminders.models import (
     CalendarToken,
     Notification,
@@ -75,6 +78,23 @@ def notification_preference_for(user) -> NotificationPreference:
     """The user's preferences, or the defaults (unsaved) when they never set any."""
     preference = NotificationPreference.objects.filter(user=user).first()
     return preference or NotificationPreference(user=user)
+
+
+def members_by_lab(lab_ids: Iterable[int]) -> dict[tuple[int, str], list[int]]:
+    """(lab id, role) → active user ids, for technicians and reviewers of ``lab_ids``."""
+    members: dict[tuple[int, str], list[int]] = defaultdict(list)
+    rows = (
+        Membership.objects.filter(
+            lab_id__in=list(lab_ids),
+            role__in=[Role.TECHNICIAN, Role.REVIEWER],
+            user__is_active=True,
+        )
+        .order_by("user_id")
+        .values_list("lab_id", "role", "user_id")
+    )
+    for lab_id, role, user_id in rows:
+        members[(lab_id, role)].append(user_id)
+    return members
 
 
 # --- calendar ------------------------------------------------------------------------------
@@ -180,8 +200,6 @@ DIGEST_LIMIT = 50
 def digest_for_lab(*, lab: Lab, now: datetime) -> Digest:
     """What a reviewer of ``lab`` needs to see today: open deviations, runs awaiting release,
     overdue work. Each list is capped at ``DIGEST_LIMIT`` rows."""
-    from protocol_tracker.qc.models import Deviation, DeviationStatus
-
     deviations = list(
         Deviation.objects.for_lab(lab)
         .exclude(status=DeviationStatus.CLOSED)
