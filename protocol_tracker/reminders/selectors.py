@@ -105,9 +105,7 @@ def calendar_url_for(user, request) -> str:
     from protocol_tracker.reminders.services import calendar_token_issue
 
     token = calendar_token_issue(user=user)
-    return request.build_absolute_uri(
-        reverse("reminders:calendar_feed", kwargs={"token": token.secret})
-    )
+    return request.build_absolute_uri(reverse("web:calendar_feed", kwargs={"token": token.secret}))
 
 
 def calendar_user_for_token(token: str):
