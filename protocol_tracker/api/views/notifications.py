@@ -16,61 +16,18 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from protocol_tracker.api.serializers.common import MAX_ID
+from protocol_tracker.api.serializers.notifications import (
+    CalendarUrlSerializer,
+    NotificationSerializer,
+    PreferenceSerializer,
+)
 from protocol_tracker.reminders import services
-from protocol_tracker.reminders.models import Notification, NotificationPreference
-from protocol_tracker.reminders.rendering import notification_headline
 from protocol_tracker.reminders.selectors import (
     calendar_url_for,
     notification_preference_for,
     notifications_for_user,
 )
-
-_MAX_ID = 2**63 - 1
-
-
-class NotificationSerializer(serializers.ModelSerializer):
-    headline = serializers.SerializerMethodField()
-    lab = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    run = serializers.SerializerMethodField()
-    read = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Notification
-        fields = [
-            "id",
-            "kind",
-            "headline",
-            "lab",
-            "object_type",
-            "object_id",
-            "run",
-            "due_at",
-            "created_at",
-            "read",
-            "read_at",
-            "status",
-            "emailed",
-        ]
-        read_only_fields = fields
-
-    def get_headline(self, obj: Notification) -> str:
-        return notification_headline(obj)
-
-    def get_run(self, obj: Notification) -> str | None:
-        return (obj.context or {}).get("run") or None
-
-    def get_read(self, obj: Notification) -> bool:
-        return obj.read_at is not None
-
-
-class PreferenceSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = NotificationPreference
-        fields = ["language", "digest", *NotificationPreference.EMAIL_FIELDS]
-
-
-class CalendarUrlSerializer(serializers.Serializer):
-    calendar_url = serializers.URLField()
 
 
 def _flag(raw: str | None) -> bool | None:
@@ -93,7 +50,7 @@ class NotificationViewSet(
     lookup_value_regex = r"[0-9]{1,19}"
 
     def get_object(self):
-        if int(self.kwargs[self.lookup_field]) > _MAX_ID:
+        if int(self.kwargs[self.lookup_field]) > MAX_ID:
             raise Http404
         return super().get_object()
 
