@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
-from django.urls import reverse
 
 from labs.models import CAN_ADMINISTER, Lab, Membership, Role
 from labs.scoping import lab_ids_for_user
@@ -100,12 +99,11 @@ def members_by_lab(lab_ids: Iterable[int]) -> dict[tuple[int, str], list[int]]:
 # --- calendar ------------------------------------------------------------------------------
 
 
-def calendar_url_for(user, request) -> str:
-    """The absolute URL of ``user``'s secret calendar feed (a token is issued on first use)."""
-    from protocol_tracker.reminders.services import calendar_token_issue
-
-    token = calendar_token_issue(user=user)
-    return request.build_absolute_uri(reverse("web:calendar_feed", kwargs={"token": token.secret}))
+def calendar_token_for(user) -> CalendarToken | None:
+    """The user's active calendar token, or None when they have not created a calendar link."""
+    if getattr(user, "pk", None) is None:
+        return None
+    return CalendarToken.objects.filter(user=user, revoked_at__isnull=True).first()
 
 
 def calendar_user_for_token(token: str):

@@ -5,12 +5,17 @@
 - ``POST notifications/{id}/read/`` and ``notifications/{id}/unread/``
 - ``POST notifications/read-all/``
 - ``GET|PUT|PATCH notifications/preferences/`` email per kind, digest, language
+- ``POST notifications/calendar/`` create my calendar URL (idempotent: the same URL while it lives)
 - ``POST notifications/calendar/rotate/`` revoke the calendar URL and issue a new one
+
+``GET`` requests here (and ``GET me/``) write nothing: a calendar URL exists only once it was
+asked for with a ``POST``.
 """
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -23,11 +28,18 @@ from protocol_tracker.api.serializers.notifications import (
     PreferenceSerializer,
 )
 from protocol_tracker.reminders import services
+from protocol_tracker.reminders.models import CalendarToken
 from protocol_tracker.reminders.selectors import (
-    calendar_url_for,
     notification_preference_for,
     notifications_for_user,
 )
+
+
+def calendar_url(request: HttpRequest, token: CalendarToken | None) -> str | None:
+    """The absolute URL of the iCal feed that ``token`` opens (None without a token)."""
+    if token is None:
+        return None
+    return request.build_absolute_uri(reverse("web:calendar_feed", kwargs={"token": token.secret}))
 
 
 def _flag(raw: str | None) -> bool | None:
@@ -102,7 +114,13 @@ class NotificationViewSet(
         return Response(PreferenceSerializer(preference).data)
 
     @extend_schema(request=None, responses=CalendarUrlSerializer)
+    @action(detail=False, methods=["post"], url_path="calendar", pagination_class=None)
+    def calendar(self, request):
+        token = services.calendar_token_issue(user=request.user)
+        return Response({"calendar_url": calendar_url(request, token)})
+
+    @extend_schema(request=None, responses=CalendarUrlSerializer)
     @action(detail=False, methods=["post"], url_path="calendar/rotate", pagination_class=None)
     def calendar_rotate(self, request):
-        services.calendar_token_rotate(user=request.user, actor=request.user)
-        return Response({"calendar_url": calendar_url_for(request.user, request)})
+        token = services.calendar_token_rotate(user=request.user, actor=request.user)
+        return Response({"calendar_url": calendar_url(request, token)})
