@@ -8,6 +8,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("protocol_tracker.api.urls")),
-    path("calendar/", include("protocol_tracker.reminders.urls")),
     path("", include("protocol_tracker.web.urls")),
 ]

@@ -12,6 +12,7 @@ from rest_framework.routers import SimpleRouter
 from protocol_tracker.api.views.auth import MeView, PersonalTokenViewSet, TokenView
 from protocol_tracker.api.views.docs import RedocView, SwaggerView
 from protocol_tracker.api.views.labs import AuditEventViewSet, LabViewSet
+from protocol_tracker.api.views.notifications import NotificationViewSet
 from protocol_tracker.api.views.protocols import ProtocolViewSet
 from protocol_tracker.api.views.qc import (
     DeviationViewSet,
@@ -24,7 +25,6 @@ from protocol_tracker.api.views.runs import (
     StageRunViewSet,
     TaskOccurrenceViewSet,
 )
-from protocol_tracker.reminders.api import NotificationViewSet
 
 app_name = "api"
 

@@ -10,8 +10,11 @@ from django.db import models
 from labs.admin import LabScopedAdmin
 from protocol_tracker.core.errors import DomainError
 from protocol_tracker.reminders.models import Notification, Webhook, WebhookDelivery
-from protocol_tracker.reminders.services import notification_retry
-from protocol_tracker.reminders.webhooks import webhook_create, webhook_update
+from protocol_tracker.reminders.services import (
+    notification_retry,
+    webhook_create,
+    webhook_update,
+)
 
 
 @admin.register(Notification)

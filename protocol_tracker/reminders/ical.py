@@ -1,21 +1,21 @@
 """The per-user iCal feed (RFC 5545) of due stages and bench tasks, built with ``icalendar``.
 
 Each stage run and task occurrence is one event at its due time (UTC), with a stable UID so that a
-calendar client moves the event when the due time is re-planned. Events carry codes only.
+calendar client moves the event when the due time is re-planned. Events carry codes only. It builds
+the calendar from the rows it is given (``selectors.calendar_stage_runs_for_user`` and
+``calendar_tasks_for_user``); the HTTP view that serves it lives in ``web``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
 from protocol_tracker.reminders.rendering import format_local
-from protocol_tracker.reminders.selectors import (
-    calendar_stage_runs_for_user,
-    calendar_tasks_for_user,
-)
+from protocol_tracker.runs.models import StageRun, TaskOccurrence
 
 PRODID = "-//protocol_tracker//reminders//EN"
 UID_DOMAIN = "protocol-tracker"
@@ -45,8 +45,10 @@ def _event(
     return event
 
 
-def calendar_feed(user, *, now: datetime) -> bytes:
-    """The user's feed as bytes (``text/calendar``)."""
+def calendar_feed(
+    *, stage_runs: Iterable[StageRun], tasks: Iterable[TaskOccurrence], now: datetime
+) -> bytes:
+    """A person's feed of ``stage_runs`` and bench ``tasks`` as bytes (``text/calendar``)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -54,7 +56,7 @@ def calendar_feed(user, *, now: datetime) -> bytes:
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", _("protocol_tracker: my due work"))
     calendar.add("x-published-ttl", "PT1H")
-    for stage_run in calendar_stage_runs_for_user(user, now=now):
+    for stage_run in stage_runs:
         run = stage_run.run
         fields = {
             "stage": stage_run.stage.name,
@@ -78,7 +80,7 @@ def calendar_feed(user, *, now: datetime) -> bytes:
                 categories="stage",
             )
         )
-    for task in calendar_tasks_for_user(user, now=now):
+    for task in tasks:
         run = task.stage_run.run
         fields = {
             "task": task.task.name,

@@ -1,12 +1,16 @@
 """What a notification says: its headline and details for the in-app list, and its email (text and
 HTML), in the recipient's language, with times on the lab's clock.
 
+It renders what it is given: the digest's rows are gathered by the sending service (through the
+selectors) and passed in; nothing here calls a selector or a service.
+
 Messages name the run, the donor *code*, the stage and the task: never a person's data.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -15,9 +19,25 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from labs.models import Lab
 from protocol_tracker.reminders.models import Notification, NotificationKind
 
 SUBJECT_PREFIX = "[protocol_tracker] "
+
+
+class DigestRows(Protocol):
+    """What a digest email lists (``selectors.Digest`` is one): the lab and its rows."""
+
+    @property
+    def lab(self) -> Lab: ...
+    @property
+    def open_deviations(self) -> list: ...
+    @property
+    def awaiting_release(self) -> list: ...
+    @property
+    def overdue_stage_runs(self) -> list: ...
+    @property
+    def overdue_tasks(self) -> list: ...
 
 
 def format_local(moment: datetime, tz: ZoneInfo) -> str:
@@ -112,12 +132,8 @@ def notification_details(notification: Notification) -> list[str]:
     return lines
 
 
-def _digest_sections(notification: Notification, now: datetime) -> list[dict]:
-    from protocol_tracker.reminders.selectors import digest_for_lab
-
-    lab = notification.lab
-    tz = lab.tz
-    digest = digest_for_lab(lab=lab, now=now)
+def _digest_sections(digest: DigestRows) -> list[dict]:
+    tz = digest.lab.tz
     sections = [
         {
             "title": _("Open deviations (%(count)s)") % {"count": len(digest.open_deviations)},
@@ -182,9 +198,12 @@ def _digest_sections(notification: Notification, now: datetime) -> list[dict]:
 
 
 def email_message(
-    notification: Notification, *, language: str, now: datetime
+    notification: Notification, *, language: str, digest: DigestRows | None = None
 ) -> EmailMultiAlternatives:
-    """The email for ``notification`` in ``language``: text and HTML bodies, a stable Message-ID."""
+    """The email for ``notification`` in ``language``: text and HTML bodies, a stable Message-ID.
+
+    A digest's email lists the rows of ``digest`` (what ``selectors.digest_for_lab`` gathered).
+    """
     with translation.override(language):
         context = {
             "language": translation.get_language(),
@@ -192,8 +211,8 @@ def email_message(
             "headline": notification_headline(notification),
             "details": notification_details(notification),
             "sections": (
-                _digest_sections(notification, now)
-                if notification.kind == NotificationKind.DIGEST
+                _digest_sections(digest)
+                if notification.kind == NotificationKind.DIGEST and digest is not None
                 else []
             ),
             "lab": notification.lab.name,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
-from django.urls import reverse
 
-from labs.models import CAN_ADMINISTER, Lab, Role
+from labs.models import CAN_ADMINISTER, Lab, Membership, Role
 from protocol_tracker.core.scoping import lab_ids_for_user
+from protocol_tracker.qc.models import Deviation, DeviationStatus
 from protocol_tracker.reminders.models import (
     CalendarToken,
     Notification,
@@ -77,17 +79,31 @@ def notification_preference_for(user) -> NotificationPreference:
     return preference or NotificationPreference(user=user)
 
 
+def members_by_lab(lab_ids: Iterable[int]) -> dict[tuple[int, str], list[int]]:
+    """(lab id, role) → active user ids, for technicians and reviewers of ``lab_ids``."""
+    members: dict[tuple[int, str], list[int]] = defaultdict(list)
+    rows = (
+        Membership.objects.filter(
+            lab_id__in=list(lab_ids),
+            role__in=[Role.TECHNICIAN, Role.REVIEWER],
+            user__is_active=True,
+        )
+        .order_by("user_id")
+        .values_list("lab_id", "role", "user_id")
+    )
+    for lab_id, role, user_id in rows:
+        members[(lab_id, role)].append(user_id)
+    return members
+
+
 # --- calendar ------------------------------------------------------------------------------
 
 
-def calendar_url_for(user, request) -> str:
-    """The absolute URL of ``user``'s secret calendar feed (a token is issued on first use)."""
-    from protocol_tracker.reminders.services import calendar_token_issue
-
-    token = calendar_token_issue(user=user)
-    return request.build_absolute_uri(
-        reverse("reminders:calendar_feed", kwargs={"token": token.secret})
-    )
+def calendar_token_for(user) -> CalendarToken | None:
+    """The user's active calendar token, or None when they have not created a calendar link."""
+    if getattr(user, "pk", None) is None:
+        return None
+    return CalendarToken.objects.filter(user=user, revoked_at__isnull=True).first()
 
 
 def calendar_user_for_token(token: str):
@@ -180,8 +196,6 @@ DIGEST_LIMIT = 50
 def digest_for_lab(*, lab: Lab, now: datetime) -> Digest:
     """What a reviewer of ``lab`` needs to see today: open deviations, runs awaiting release,
     overdue work. Each list is capped at ``DIGEST_LIMIT`` rows."""
-    from protocol_tracker.qc.models import Deviation, DeviationStatus
-
     deviations = list(
         Deviation.objects.for_lab(lab)
         .exclude(status=DeviationStatus.CLOSED)

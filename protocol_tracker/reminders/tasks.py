@@ -1,4 +1,4 @@
-"""Celery tasks for reminders: thin interfaces over ``services`` and ``webhooks``.
+"""Celery tasks for reminders: thin interfaces over ``services``.
 
 Stable names, id-only arguments, time limits. The send tasks retry only transient failures
 (SMTP and connection errors, failed webhook attempts) with exponential backoff; the service
@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from protocol_tracker.reminders import services, webhooks
+from protocol_tracker.reminders import services
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ def notification_send_task(self, notification_id: int) -> None:
 def webhook_deliver_task(self, delivery_id: int) -> None:
     final = self.request.retries >= self.max_retries
     try:
-        webhooks.webhook_deliver(delivery_id=delivery_id, final_attempt=final)
-    except webhooks.WebhookDeliveryFailed as exc:
+        services.webhook_deliver(delivery_id=delivery_id, final_attempt=final)
+    except services.WebhookDeliveryFailed as exc:
         raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from None
 
 
@@ -92,9 +92,9 @@ def qc_failed_notify(result_id: int) -> int:
     name="reminders.deviation_opened", time_limit=60, soft_time_limit=45, ignore_result=True
 )
 def deviation_opened_notify(deviation_id: int) -> int:
-    return webhooks.deviation_opened_emit(deviation_id=deviation_id)
+    return services.deviation_opened_emit(deviation_id=deviation_id)
 
 
 @shared_task(name="reminders.run_released", time_limit=60, soft_time_limit=45, ignore_result=True)
 def run_released_notify(run_id: int) -> int:
-    return webhooks.run_released_emit(run_id=run_id)
+    return services.run_released_emit(run_id=run_id)

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from protocol_tracker.web.views import account, bench, protocols, qc, review, runs, trends
+from protocol_tracker.web.views import (
+    account,
+    bench,
+    calendar,
+    protocols,
+    qc,
+    review,
+    runs,
+    trends,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -13,6 +22,8 @@ urlpatterns = [
     path("notifications/", account.notifications, name="notifications"),
     path("notifications/<int:pk>/read/", account.notification_read, name="notification_read"),
     path("preferences/", account.preferences, name="preferences"),
+    path("preferences/calendar/", account.calendar_link_create, name="calendar_link_create"),
+    path("calendar/<str:token>.ics", calendar.calendar_feed_view, name="calendar_feed"),
     path("stages/<int:pk>/start/", bench.stage_start, name="stage_start"),
     path("stages/<int:pk>/complete/", bench.stage_complete, name="stage_complete"),
     path("tasks/<int:pk>/done/", bench.task_done, name="task_done"),

@@ -150,4 +150,7 @@ def test_me_lists_labs_roles_and_the_calendar(api, lab, other_lab, technician):
             "role": "viewer",
         },
     ]
-    assert body["calendar_url"].startswith("http://testserver/calendar/")
+    assert body["calendar_url"] is None  # until the caller creates one (POST)
+    created = api(technician).post("/api/v1/notifications/calendar/").json()["calendar_url"]
+    assert created.startswith("http://testserver/calendar/")
+    assert api(technician).get("/api/v1/me/").json()["calendar_url"] == created

@@ -100,13 +100,17 @@ def test_a_bad_preference_is_refused_and_nothing_is_written(api):
     assert NotificationPreference.objects.count() == 0
 
 
-def test_me_gives_the_calendar_url_and_rotating_replaces_it(api):
+def test_me_gives_the_calendar_url_once_created_and_rotating_replaces_it(api):
     before = api.get("/api/v1/me/").json()["calendar_url"]
+    created = api.post(f"{URL}calendar/").json()["calendar_url"]
+    listed = api.get("/api/v1/me/").json()["calendar_url"]
     rotated = api.post(f"{URL}calendar/rotate/").json()["calendar_url"]
     after = api.get("/api/v1/me/").json()["calendar_url"]
 
-    assert before.startswith("http://testserver/calendar/") and before.endswith(".ics")
-    assert rotated == after != before
+    assert before is None
+    assert created.startswith("http://testserver/calendar/") and created.endswith(".ics")
+    assert listed == created
+    assert rotated == after != created
 
 
 def test_anonymous_callers_are_refused():

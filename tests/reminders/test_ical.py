@@ -4,11 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from django.test import RequestFactory
+from django.urls import reverse
 from icalendar import Calendar
 
-from protocol_tracker.reminders.selectors import calendar_url_for
-from protocol_tracker.reminders.services import calendar_token_rotate
+from protocol_tracker.reminders.services import calendar_token_issue, calendar_token_rotate
 from protocol_tracker.runs.models import StageStatus
 from tests.reminders.factories import H, TaskOccurrenceFactory, stage_run_due
 
@@ -23,8 +22,8 @@ def _clock():
 
 
 def _feed_path(user) -> str:
-    url = calendar_url_for(user, RequestFactory().get("/"))
-    return url.removeprefix("http://testserver")
+    token = calendar_token_issue(user=user)
+    return reverse("web:calendar_feed", kwargs={"token": token.secret})
 
 
 def test_the_feed_parses_and_holds_the_users_due_stages_and_tasks(

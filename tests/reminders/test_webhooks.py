@@ -17,9 +17,10 @@ from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import ValidationFailed
 from protocol_tracker.qc.models import Deviation, DeviationKind
 from protocol_tracker.reminders.models import Webhook, WebhookDelivery
-from protocol_tracker.reminders.services import notification_send, qc_failure_notify
-from protocol_tracker.reminders.webhooks import (
+from protocol_tracker.reminders.services import (
     deviation_opened_emit,
+    notification_send,
+    qc_failure_notify,
     run_released_emit,
     webhook_create,
     webhook_deliver,

@@ -133,8 +133,13 @@ def test_someone_elses_notification_is_404(client, own, reviewer, technician):
 
 def test_preferences_save_language_and_show_the_calendar_link(client, technician, settings):
     client.force_login(technician)
+    offered = client.get("/preferences/").content.decode()
+    created = client.post(reverse("web:calendar_link_create"))
     page = client.get("/preferences/").content.decode()
+    assert 'id="calendar-create"' in offered and 'id="calendar-url"' not in offered
+    assert created["Location"] == "/preferences/"
     assert re.search(r'id="calendar-url" value="http://testserver/calendar/[^"]+"', page)
+    assert 'id="calendar-create"' not in page
     response = client.post(
         "/preferences/", {"language": "zh-hans", "email_due": "on", "digest": "on"}
     )

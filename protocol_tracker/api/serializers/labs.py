@@ -55,7 +55,9 @@ class MeSerializer(serializers.Serializer):
     last_name = serializers.CharField(allow_blank=True)
     labs = MembershipOutSerializer(many=True)
     calendar_url = serializers.URLField(
-        help_text="The caller's secret iCal feed of due stages and bench tasks."
+        allow_null=True,
+        help_text="The caller's secret iCal feed of due stages and bench tasks; null until "
+        "they create it with `POST /api/v1/notifications/calendar/`.",
     )
 
 

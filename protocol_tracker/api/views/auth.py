@@ -26,7 +26,8 @@ from protocol_tracker.api.serializers.labs import (
 from protocol_tracker.api.services import personal_token_issue, personal_token_revoke
 from protocol_tracker.api.throttling import TokenIssueThrottle
 from protocol_tracker.api.views.base import ID_PATTERN
-from protocol_tracker.reminders.selectors import calendar_url_for
+from protocol_tracker.api.views.notifications import calendar_url
+from protocol_tracker.reminders.selectors import calendar_token_for
 
 
 class TokenView(APIView):
@@ -147,6 +148,6 @@ class MeView(APIView):
                 }
                 for m in memberships
             ],
-            "calendar_url": calendar_url_for(user, request),
+            "calendar_url": calendar_url(request, calendar_token_for(user)),
         }
         return Response(MeSerializer(body).data)

@@ -1,7 +1,11 @@
-"""Writes for reminders: the sweep, the claims, sending, read state, preferences, calendar tokens.
+"""Writes for reminders: the sweep, the claims, sending, alerts, webhooks, read state, preferences,
+calendar links.
 
-``sweep`` (what is owed, claimed and enqueued), ``delivery`` (sending one notification, out-of-spec
-alerts), ``account`` (read state, preferences, calendar tokens); everything is importable from here.
+One module per seam, importing only those before it: ``claims`` (insert once, claim, enqueue by
+task name after commit) ← ``webhooks`` (endpoints, events, signed POSTs) ← ``sweep`` (what is owed
+now), ``digests`` (the reviewers' daily digest), ``qc_alerts`` (out-of-spec results), ``delivery``
+(sending one notification); ``account`` (read state, preferences, calendar tokens) stands alone.
+Everything public is importable from here.
 
 Exactly once, by construction:
 
@@ -26,23 +30,32 @@ from protocol_tracker.reminders.services.account import (
     notification_preference_update,
     notifications_mark_all_read,
 )
+from protocol_tracker.reminders.services.claims import (
+    REENQUEUE_AFTER,
+    claim_for_enqueue,
+    dispatch_on_commit,
+    insert_missing,
+    notifications_enqueue_pending,
+    webhook_deliveries_enqueue_pending,
+)
 from protocol_tracker.reminders.services.delivery import (
     TRANSIENT_SEND_ERRORS,
     PermanentSendError,
     notification_retry,
     notification_send,
-    qc_failure_notify,
-    qc_failures_catch_up,
 )
-from protocol_tracker.reminders.services.sweep import (
-    REENQUEUE_AFTER,
-    SENDING_LEASE,
-    SweepResult,
-    claim_for_enqueue,
-    digests_sweep,
-    dispatch_on_commit,
-    notifications_enqueue_pending,
-    reminders_sweep,
+from protocol_tracker.reminders.services.digests import digests_sweep
+from protocol_tracker.reminders.services.qc_alerts import qc_failure_notify, qc_failures_catch_up
+from protocol_tracker.reminders.services.sweep import SENDING_LEASE, SweepResult, reminders_sweep
+from protocol_tracker.reminders.services.webhooks import (
+    DeliveryDraft,
+    WebhookDeliveryFailed,
+    deviation_opened_emit,
+    run_released_emit,
+    webhook_create,
+    webhook_deliver,
+    webhook_deliveries_create,
+    webhook_update,
 )
 
 __all__ = [
@@ -50,13 +63,17 @@ __all__ = [
     "REENQUEUE_AFTER",
     "SENDING_LEASE",
     "TRANSIENT_SEND_ERRORS",
+    "DeliveryDraft",
     "PermanentSendError",
     "SweepResult",
+    "WebhookDeliveryFailed",
     "calendar_token_issue",
     "calendar_token_rotate",
     "claim_for_enqueue",
+    "deviation_opened_emit",
     "digests_sweep",
     "dispatch_on_commit",
+    "insert_missing",
     "notification_mark_read",
     "notification_mark_unread",
     "notification_preference_update",
@@ -67,4 +84,10 @@ __all__ = [
     "qc_failure_notify",
     "qc_failures_catch_up",
     "reminders_sweep",
+    "run_released_emit",
+    "webhook_create",
+    "webhook_deliver",
+    "webhook_deliveries_create",
+    "webhook_deliveries_enqueue_pending",
+    "webhook_update",
 ]

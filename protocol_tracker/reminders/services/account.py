@@ -92,13 +92,23 @@ def notification_preference_update(*, user, **changes) -> NotificationPreference
 
 @transaction.atomic
 def calendar_token_issue(*, user) -> CalendarToken:
-    """The user's active calendar token, created on first use."""
+    """Create ``user``'s calendar link on their request (audited); idempotent: while a token is
+    active it is returned as it is, so asking twice gives one link."""
     token = CalendarToken.objects.filter(user=user, revoked_at__isnull=True).first()
     if token is not None:
         return token
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()  # serialise issuers
     token = CalendarToken.objects.filter(user=user, revoked_at__isnull=True).first()
-    return token or CalendarToken.objects.create(user=user, secret=secrets.token_urlsafe(32))
+    if token is not None:
+        return token
+    token = CalendarToken.objects.create(user=user, secret=secrets.token_urlsafe(32))
+    audit_record(
+        actor=user,
+        action="calendar_token.issue",
+        obj=token,
+        after={"user": user.get_username()},
+    )
+    return token
 
 
 @transaction.atomic

@@ -1,4 +1,4 @@
-"""Sending one notification (claim, re-check, email, record) and out-of-spec alerts."""
+"""Sending one notification (claim, re-check, email, record) and retrying a failed one."""
 
 from __future__ import annotations
 
@@ -9,139 +9,22 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from labs.models import CAN_ADMINISTER, Role
+from labs.models import CAN_ADMINISTER
 from labs.selectors import has_role
 from protocol_tracker.audit.services import audit_record
 from protocol_tracker.core.errors import InvalidTransition, NotPermitted
-from protocol_tracker.qc.models import QCResult, Verdict
 from protocol_tracker.reminders.models import (
     WORK_KINDS,
     Notification,
     NotificationKind,
     NotificationObject,
     NotificationStatus,
-    WebhookEvent,
 )
 from protocol_tracker.reminders.rendering import email_message
 from protocol_tracker.reminders.schedule import Timing
-from protocol_tracker.reminders.selectors import notification_preference_for
-from protocol_tracker.reminders.services.sweep import (
-    insert_missing,
-    members_by_lab,
-    notifications_enqueue_pending,
-)
-from protocol_tracker.reminders.webhooks import (
-    DeliveryDraft,
-    webhook_deliveries_create,
-)
+from protocol_tracker.reminders.selectors import digest_for_lab, notification_preference_for
+from protocol_tracker.reminders.services.claims import notifications_enqueue_pending
 from protocol_tracker.runs.models import WORKING_RUN_STATUSES, StageRun, TaskOccurrence
-
-# --- out-of-spec results -------------------------------------------------------------------
-
-
-@transaction.atomic
-def qc_failure_notify(*, result_id: int) -> list[Notification]:
-    """Tell the lab's reviewers at once that a QC result is out of spec (once per reviewer).
-
-    Also used for a late failing result of a conditionally released run (the run is flagged).
-    Emits the ``qc.failed`` webhook event.
-    """
-    result = (
-        QCResult.objects.select_related("stage_run__run__donor", "stage_run__stage", "checkpoint")
-        .filter(pk=result_id)
-        .first()
-    )
-    if result is None or result.verdict != Verdict.FAIL:
-        return []
-    now = timezone.now()
-    run = result.stage_run.run
-    context = {
-        "run": run.code,
-        "donor": run.donor.code,
-        "stage": result.stage_run.stage.name,
-        "checkpoint": result.checkpoint.name,
-        "value": result.display_value,
-        "flagged": bool(run.flagged),
-    }
-    reviewers = members_by_lab([run.lab_id]).get((run.lab_id, Role.REVIEWER), [])
-    rows = [
-        Notification(
-            lab_id=run.lab_id,
-            recipient_id=user_id,
-            kind=NotificationKind.QC_FAILED,
-            object_type=NotificationObject.QC_RESULT,
-            object_id=result.pk,
-            due_at=result.recorded_at,
-            run=run,
-            context=context,
-            created_at=now,
-        )
-        for user_id in reviewers
-    ]
-    insert_missing(rows)
-    webhook_deliveries_create(
-        drafts=[
-            DeliveryDraft(
-                lab_id=run.lab_id,
-                event=WebhookEvent.QC_FAILED,
-                event_id=f"qc.failed:{result.pk}",
-                data={
-                    "qc_result": result.pk,
-                    "stage_run": result.stage_run_id,
-                    "measured_at": result.measured_at.isoformat(),
-                    **context,
-                },
-            )
-        ],
-        now=now,
-        enqueue=True,
-    )
-    created = list(
-        Notification.objects.filter(
-            object_type=NotificationObject.QC_RESULT,
-            object_id=result.pk,
-            kind=NotificationKind.QC_FAILED,
-        ).order_by("pk")
-    )
-    notifications_enqueue_pending(now=now, ids=[n.pk for n in created])
-    return created
-
-
-QC_FAILURE_CATCH_UP = timedelta(hours=24)
-
-
-def qc_failures_catch_up(*, now: datetime) -> list[int]:
-    """Alert for out-of-spec results whose immediate alert never ran (broker down at commit).
-
-    State-driven like the sweep: every out-of-spec or late-result deviation opened in the last
-    24 hours must have its ``qc_failed`` notifications; where none exist, they are made now.
-    ``qc_failure_notify`` is idempotent, so a race with the immediate path sends nothing twice.
-    """
-    from django.db.models import Exists, OuterRef
-
-    from protocol_tracker.qc.models import Deviation, DeviationKind
-
-    alerted = Notification.objects.filter(
-        kind=NotificationKind.QC_FAILED,
-        object_type=NotificationObject.QC_RESULT,
-        object_id=OuterRef("qc_result_id"),
-    )
-    result_ids = list(
-        Deviation.objects.filter(
-            kind__in=[DeviationKind.OUT_OF_SPEC, DeviationKind.LATE_RESULT],
-            qc_result__isnull=False,
-            opened_at__gte=now - QC_FAILURE_CATCH_UP,
-            # Leave the immediate path a minute to do its work first.
-            opened_at__lte=now - timedelta(minutes=1),
-        )
-        .exclude(Exists(alerted))
-        .values_list("qc_result_id", flat=True)
-        .distinct()
-    )
-    for result_id in result_ids:
-        qc_failure_notify(result_id=result_id)
-    return result_ids
-
 
 # --- sending -------------------------------------------------------------------------------
 
@@ -233,7 +116,12 @@ def notification_send(*, notification_id: int, final_attempt: bool = True) -> No
         preference = notification_preference_for(notification.recipient)
         emailed = bool(preference.wants_email(notification.kind) and notification.recipient.email)
         if emailed:
-            message = email_message(notification, language=preference.language, now=now)
+            digest = (
+                digest_for_lab(lab=notification.lab, now=now)
+                if notification.kind == NotificationKind.DIGEST
+                else None
+            )
+            message = email_message(notification, language=preference.language, digest=digest)
             message.send(fail_silently=False)
     except TRANSIENT_SEND_ERRORS as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]

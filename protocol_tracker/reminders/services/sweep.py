@@ -4,32 +4,31 @@ enqueued once each. See the package docstring for how "exactly once" is built.""
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import Max
 
-from labs.models import Lab, Membership, Role
+from labs.models import Lab, Role
 from protocol_tracker.protocols.models import StageTemplate
 from protocol_tracker.reminders.models import (
     DeliveryStatus,
     Notification,
     NotificationKind,
     NotificationObject,
-    NotificationPreference,
     NotificationStatus,
     WebhookDelivery,
     WebhookEvent,
 )
-from protocol_tracker.reminders.schedule import CATCH_UP, Timing, digest_instants_owed
-from protocol_tracker.reminders.webhooks import (
-    DeliveryDraft,
-    webhook_deliveries_create,
+from protocol_tracker.reminders.schedule import CATCH_UP, Timing
+from protocol_tracker.reminders.selectors import members_by_lab
+from protocol_tracker.reminders.services.claims import (
+    insert_missing,
+    notifications_enqueue_pending,
     webhook_deliveries_enqueue_pending,
 )
+from protocol_tracker.reminders.services.webhooks import DeliveryDraft, webhook_deliveries_create
 from protocol_tracker.runs.models import (
     OPEN_STAGE_STATUSES,
     WORKING_RUN_STATUSES,
@@ -39,13 +38,8 @@ from protocol_tracker.runs.models import (
 
 logger = logging.getLogger(__name__)
 
-# A pending row whose send message was enqueued this long ago without being picked up is enqueued
-# again (the message was lost). Longer than the longest retry backoff.
-REENQUEUE_AFTER = timedelta(minutes=15)
 # A row in ``sending`` this long has outlived its task's hard time limit: its worker died.
 SENDING_LEASE = timedelta(minutes=10)
-ENQUEUE_BATCH = 5000
-_CHUNK = 900
 
 
 @dataclass
@@ -62,23 +56,6 @@ def _max_lead() -> timedelta:
         StageTemplate.objects.aggregate(m=Max("reminder_lead"))["m"],
     ]
     return max((lead for lead in leads if lead is not None), default=timedelta(0))
-
-
-def members_by_lab(lab_ids: Iterable[int]) -> dict[tuple[int, str], list[int]]:
-    """(lab id, role) → active user ids, for technicians and reviewers of ``lab_ids``."""
-    members: dict[tuple[int, str], list[int]] = defaultdict(list)
-    rows = (
-        Membership.objects.filter(
-            lab_id__in=list(lab_ids),
-            role__in=[Role.TECHNICIAN, Role.REVIEWER],
-            user__is_active=True,
-        )
-        .order_by("user_id")
-        .values_list("lab_id", "role", "user_id")
-    )
-    for lab_id, role, user_id in rows:
-        members[(lab_id, role)].append(user_id)
-    return members
 
 
 @dataclass(frozen=True)
@@ -209,36 +186,6 @@ def _owed_work(now: datetime) -> list[_Owed]:
     return owed
 
 
-def _existing_keys(object_type: str, object_ids: Sequence[int]) -> set[tuple]:
-    keys: set[tuple] = set()
-    for start in range(0, len(object_ids), _CHUNK):
-        chunk = object_ids[start : start + _CHUNK]
-        keys.update(
-            Notification.objects.filter(object_type=object_type, object_id__in=chunk).values_list(
-                "object_id", "kind", "due_at", "recipient_id"
-            )
-        )
-    return keys
-
-
-def insert_missing(rows: list[Notification]) -> int:
-    """Insert the rows whose (object, kind, due time, recipient) is not there yet."""
-    by_type: dict[str, list[Notification]] = defaultdict(list)
-    for row in rows:
-        by_type[row.object_type].append(row)
-    new: list[Notification] = []
-    for object_type, typed in by_type.items():
-        existing = _existing_keys(object_type, sorted({row.object_id for row in typed}))
-        new.extend(
-            row
-            for row in typed
-            if (row.object_id, row.kind, row.due_at, row.recipient_id) not in existing
-        )
-    # ignore_conflicts: a concurrent sweep may have inserted the same row since we looked.
-    Notification.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
-    return len(new)
-
-
 @transaction.atomic
 def reminders_sweep(*, now: datetime) -> SweepResult:
     """Turn the work owed a reminder at ``now`` into notification rows and enqueue their sends.
@@ -309,42 +256,6 @@ def reminders_sweep(*, now: datetime) -> SweepResult:
     return result
 
 
-@transaction.atomic
-def digests_sweep(*, now: datetime) -> SweepResult:
-    """Create each reviewer's daily digest once per local date, at the lab's local digest hour."""
-    rows: list[Notification] = []
-    lab_instants = []
-    for lab in Lab.objects.order_by("pk"):
-        lab_instants.extend(
-            (lab, instant)
-            for instant in digest_instants_owed(now=now, tz=lab.tz, hour=lab.digest_hour)
-        )
-    if lab_instants:
-        members = members_by_lab({lab.pk for lab, _ in lab_instants})
-        opted_out = set(
-            NotificationPreference.objects.filter(digest=False).values_list("user_id", flat=True)
-        )
-        for lab, instant in lab_instants:
-            local_date = instant.astimezone(lab.tz).date().isoformat()
-            rows.extend(
-                Notification(
-                    lab_id=lab.pk,
-                    recipient_id=user_id,
-                    kind=NotificationKind.DIGEST,
-                    object_type=NotificationObject.LAB,
-                    object_id=lab.pk,
-                    due_at=instant,
-                    context={"lab": lab.name, "date": local_date},
-                    created_at=now,
-                )
-                for user_id in members.get((lab.pk, Role.REVIEWER), [])
-                if user_id not in opted_out
-            )
-    result = SweepResult(created=insert_missing(rows))
-    result.notification_ids = notifications_enqueue_pending(now=now)
-    return result
-
-
 _LOST_WORKER = "The worker stopped while sending; delivery is unknown, so it was not resent."
 
 
@@ -358,48 +269,3 @@ def _abandon_stale_sends(now: datetime) -> int:
     if abandoned:
         logger.warning("%d send(s) abandoned by a lost worker were marked failed", abandoned)
     return abandoned
-
-
-def claim_for_enqueue(
-    model: type[models.Model], *, pending: str, now: datetime, ids: Sequence[int] | None = None
-) -> list[int]:
-    """Mark pending rows as enqueued now and return their ids; two callers never get one row."""
-    stale = models.Q(enqueued_at__isnull=True) | models.Q(enqueued_at__lt=now - REENQUEUE_AFTER)
-    qs = model.objects.filter(stale, status=pending)
-    if ids is not None:
-        qs = qs.filter(pk__in=list(ids))
-    claimed = list(
-        qs.select_for_update(skip_locked=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:ENQUEUE_BATCH]
-    )
-    if claimed:
-        model.objects.filter(pk__in=claimed).update(enqueued_at=now)
-    return claimed
-
-
-def dispatch_on_commit(task, ids: Sequence[int]) -> None:
-    """Enqueue ``task(id)`` for each id once the transaction commits, on one broker connection.
-
-    Robust: if the broker is down the rows stay pending and a later sweep enqueues them again.
-    """
-    if not ids:
-        return
-
-    def send(ids: Sequence[int] = tuple(ids)) -> None:
-        from protocol_tracker.celery import app
-
-        with app.producer_or_acquire() as producer:
-            for pk in ids:
-                # The reprs given: Celery's safe repr of the arguments is a quarter of the cost.
-                task.apply_async((pk,), producer=producer, argsrepr=f"({pk},)", kwargsrepr="{}")
-
-    transaction.on_commit(send, robust=True)
-
-
-def notifications_enqueue_pending(*, now: datetime, ids: Sequence[int] | None = None) -> list[int]:
-    from protocol_tracker.reminders.tasks import notification_send_task
-
-    claimed = claim_for_enqueue(Notification, pending=NotificationStatus.PENDING, now=now, ids=ids)
-    dispatch_on_commit(notification_send_task, claimed)
-    return claimed

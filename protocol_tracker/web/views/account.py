@@ -19,6 +19,7 @@ from protocol_tracker.reminders import selectors as reminder_selectors
 from protocol_tracker.reminders import services as reminder_services
 from protocol_tracker.reminders.models import Language, NotificationPreference
 from protocol_tracker.web.access import SESSION_LAB_KEY, add_domain_error, lab_view
+from protocol_tracker.web.views.calendar import calendar_url
 
 
 class LoginView(auth_views.LoginView):
@@ -140,6 +141,17 @@ def preferences(request: HttpRequest) -> HttpResponse:
         {
             "nav": "preferences",
             "form": form,
-            "calendar_url": reminder_selectors.calendar_url_for(request.user, request),
+            "calendar_url": calendar_url(
+                request, reminder_selectors.calendar_token_for(request.user)
+            ),
         },
     )
+
+
+@require_POST
+@lab_view
+def calendar_link_create(request: HttpRequest) -> HttpResponse:
+    """Create the user's calendar link (the preferences page offers it while there is none)."""
+    reminder_services.calendar_token_issue(user=request.user)
+    messages.success(request, _("Your calendar link was created."))
+    return redirect("web:preferences")

@@ -5,72 +5,41 @@
 - ``POST notifications/{id}/read/`` and ``notifications/{id}/unread/``
 - ``POST notifications/read-all/``
 - ``GET|PUT|PATCH notifications/preferences/`` email per kind, digest, language
+- ``POST notifications/calendar/`` create my calendar URL (idempotent: the same URL while it lives)
 - ``POST notifications/calendar/rotate/`` revoke the calendar URL and issue a new one
+
+``GET`` requests here (and ``GET me/``) write nothing: a calendar URL exists only once it was
+asked for with a ``POST``.
 """
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from protocol_tracker.api.serializers.common import MAX_ID
+from protocol_tracker.api.serializers.notifications import (
+    CalendarUrlSerializer,
+    NotificationSerializer,
+    PreferenceSerializer,
+)
 from protocol_tracker.reminders import services
-from protocol_tracker.reminders.models import Notification, NotificationPreference
-from protocol_tracker.reminders.rendering import notification_headline
+from protocol_tracker.reminders.models import CalendarToken
 from protocol_tracker.reminders.selectors import (
-    calendar_url_for,
     notification_preference_for,
     notifications_for_user,
 )
 
-_MAX_ID = 2**63 - 1
 
-
-class NotificationSerializer(serializers.ModelSerializer):
-    headline = serializers.SerializerMethodField()
-    lab = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    run = serializers.SerializerMethodField()
-    read = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Notification
-        fields = [
-            "id",
-            "kind",
-            "headline",
-            "lab",
-            "object_type",
-            "object_id",
-            "run",
-            "due_at",
-            "created_at",
-            "read",
-            "read_at",
-            "status",
-            "emailed",
-        ]
-        read_only_fields = fields
-
-    def get_headline(self, obj: Notification) -> str:
-        return notification_headline(obj)
-
-    def get_run(self, obj: Notification) -> str | None:
-        return (obj.context or {}).get("run") or None
-
-    def get_read(self, obj: Notification) -> bool:
-        return obj.read_at is not None
-
-
-class PreferenceSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = NotificationPreference
-        fields = ["language", "digest", *NotificationPreference.EMAIL_FIELDS]
-
-
-class CalendarUrlSerializer(serializers.Serializer):
-    calendar_url = serializers.URLField()
+def calendar_url(request: HttpRequest, token: CalendarToken | None) -> str | None:
+    """The absolute URL of the iCal feed that ``token`` opens (None without a token)."""
+    if token is None:
+        return None
+    return request.build_absolute_uri(reverse("web:calendar_feed", kwargs={"token": token.secret}))
 
 
 def _flag(raw: str | None) -> bool | None:
@@ -93,7 +62,7 @@ class NotificationViewSet(
     lookup_value_regex = r"[0-9]{1,19}"
 
     def get_object(self):
-        if int(self.kwargs[self.lookup_field]) > _MAX_ID:
+        if int(self.kwargs[self.lookup_field]) > MAX_ID:
             raise Http404
         return super().get_object()
 
@@ -145,7 +114,13 @@ class NotificationViewSet(
         return Response(PreferenceSerializer(preference).data)
 
     @extend_schema(request=None, responses=CalendarUrlSerializer)
+    @action(detail=False, methods=["post"], url_path="calendar", pagination_class=None)
+    def calendar(self, request):
+        token = services.calendar_token_issue(user=request.user)
+        return Response({"calendar_url": calendar_url(request, token)})
+
+    @extend_schema(request=None, responses=CalendarUrlSerializer)
     @action(detail=False, methods=["post"], url_path="calendar/rotate", pagination_class=None)
     def calendar_rotate(self, request):
-        services.calendar_token_rotate(user=request.user, actor=request.user)
-        return Response({"calendar_url": calendar_url_for(request.user, request)})
+        token = services.calendar_token_rotate(user=request.user, actor=request.user)
+        return Response({"calendar_url": calendar_url(request, token)})

@@ -31,12 +31,15 @@ from django.utils import timezone
 from labs.models import Lab
 from protocol_tracker.audit.services import audit_record
 from protocol_tracker.core.errors import ValidationFailed
+from protocol_tracker.qc.models import Deviation
 from protocol_tracker.reminders.models import (
     DeliveryStatus,
     Webhook,
     WebhookDelivery,
     WebhookEvent,
 )
+from protocol_tracker.reminders.services.claims import webhook_deliveries_enqueue_pending
+from protocol_tracker.runs.models import Run
 
 SIGNATURE_HEADER = "X-Protocol-Tracker-Signature"
 EVENT_HEADER = "X-Protocol-Tracker-Event"
@@ -198,20 +201,9 @@ def webhook_deliveries_create(
     return len(new)
 
 
-def webhook_deliveries_enqueue_pending(*, now: datetime) -> list[int]:
-    from protocol_tracker.reminders.services import claim_for_enqueue, dispatch_on_commit
-    from protocol_tracker.reminders.tasks import webhook_deliver_task
-
-    claimed = claim_for_enqueue(WebhookDelivery, pending=DeliveryStatus.PENDING, now=now)
-    dispatch_on_commit(webhook_deliver_task, claimed)
-    return claimed
-
-
 @transaction.atomic
 def deviation_opened_emit(*, deviation_id: int) -> int:
     """Emit ``deviation.opened`` for a deviation to its lab's webhooks (once per event id)."""
-    from protocol_tracker.qc.models import Deviation
-
     deviation = (
         Deviation.objects.select_related("run__donor", "stage_run__stage")
         .filter(pk=deviation_id)
@@ -246,8 +238,6 @@ def deviation_opened_emit(*, deviation_id: int) -> int:
 @transaction.atomic
 def run_released_emit(*, run_id: int) -> int:
     """Emit ``run.released`` for a released run to its lab's webhooks (once per event id)."""
-    from protocol_tracker.runs.models import Run
-
     run = Run.objects.select_related("donor").filter(pk=run_id, status="released").first()
     if run is None:
         return 0
