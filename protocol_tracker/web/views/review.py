@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from protocol_tracker.core.errors import DomainError, SignatureRefused
+from protocol_tracker.core.queries import subquery_count
 from protocol_tracker.protocols.models import CheckpointTemplate
-from protocol_tracker.qc.models import Deviation, DeviationKind, DeviationStatus, Verdict
+from protocol_tracker.qc.models import Deviation, DeviationKind, DeviationStatus, QCResult, Verdict
 from protocol_tracker.runs.models import Run, RunStatus, StageRun, StageStatus
 from protocol_tracker.web.access import add_domain_error, lab_view, require, scoped_or_404, use_lab
 from protocol_tracker.web.forms import DispositionForm, InvestigationForm, RejectForm, ReleaseForm
@@ -46,16 +47,20 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             .filter(status=RunStatus.COMPLETED)
             .select_related("protocol", "donor")
             .annotate(
-                open_deviations=Count(
-                    "deviations", filter=~Q(deviations__status=DeviationStatus.CLOSED)
-                ),
-                failed_results=Count(
-                    "stage_runs__qc_results",
-                    filter=Q(
-                        stage_runs__qc_results__verdict=Verdict.FAIL,
-                        stage_runs__qc_results__superseded_by__isnull=True,
+                # One subquery each: two counts over joins would multiply each other.
+                open_deviations=subquery_count(
+                    Deviation.objects.filter(run=OuterRef("pk")).exclude(
+                        status=DeviationStatus.CLOSED
                     ),
-                    distinct=True,
+                    per="run_id",
+                ),
+                failed_results=subquery_count(
+                    QCResult.objects.filter(
+                        stage_run__run=OuterRef("pk"),
+                        verdict=Verdict.FAIL,
+                        superseded_by__isnull=True,
+                    ),
+                    per="stage_run__run_id",
                 ),
             )
             .order_by("completed_at", "pk")
