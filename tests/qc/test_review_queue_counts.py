@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from protocol_tracker.protocols.services import protocol_import
 from protocol_tracker.qc.models import QCResult
+from protocol_tracker.qc.selectors import review_queue
 from protocol_tracker.qc.services import (
     deviation_disposition,
     deviation_open,
@@ -116,6 +117,16 @@ def test_the_data_is_what_the_queue_must_count(queue):
     for run, expected in queue.items():
         assert QCResult.objects.filter(stage_run__run=run).count() == expected.results
         assert run.deviations.count() == expected.deviations
+
+
+def test_the_queue_counts_each_run_exactly(lab, queue, django_assert_num_queries):
+    with django_assert_num_queries(3):  # runs (with both counts), stages, deviations
+        found = review_queue(lab=lab)
+
+    assert {r.pk: (r.open_deviations, r.failed_results) for r in found.runs} == {
+        run.pk: (expected.open_deviations, expected.failed) for run, expected in queue.items()
+    }
+    assert len(found.deviations) == sum(e.open_deviations for e in queue.values())
 
 
 def _queue_row(body: str, run: Run) -> list[str]:

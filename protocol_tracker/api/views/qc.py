@@ -37,6 +37,7 @@ from protocol_tracker.api.services import UploadTargets, instrument_upload_creat
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
 from protocol_tracker.api.views.protocols import lab_for_create
 from protocol_tracker.core.errors import RowErrors
+from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.ingest import check_size, detect_kind
 from protocol_tracker.qc.models import Deviation, QCResult
@@ -50,6 +51,7 @@ _ROW_STATES = (None, "pending", "invalid")
 )
 class QCResultViewSet(LabScopedViewSet):
     model = QCResult
+    selector = staticmethod(qc_selectors.qc_results_visible_to)
     serializer_class = QCResultSerializer
     serializers = {
         "create": QCResultCreateSerializer,
@@ -60,11 +62,8 @@ class QCResultViewSet(LabScopedViewSet):
     instrument_actions = frozenset({"list", "retrieve", "create", "bulk"})
     action_roles = {"create": CAN_WORK, "bulk": CAN_WORK, "correct": CAN_WORK}
 
-    def base_queryset(self):
-        return QCResult.objects.select_related("stage_run", "checkpoint", "superseded_by")
-
     def _created(self, result):
-        fresh = self.base_queryset().get(pk=result.pk)
+        fresh = self.get_queryset().get(pk=result.pk)
         return self.output(
             fresh,
             QCResultSerializer,
@@ -234,6 +233,7 @@ DEVIATION_LEAN = LeanColumns(
 )
 class DeviationViewSet(LabScopedViewSet):
     model = Deviation
+    selector = staticmethod(qc_selectors.deviations_for_user)
     serializer_class = DeviationSerializer
     serializers = {
         "create": DeviationCreateSerializer,
