@@ -1,15 +1,41 @@
-"""Reads about labs and roles."""
+"""Reads about labs and roles, and the one switch between a person's and an instrument's view."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 from django.db.models import QuerySet
 
-from labs.models import Lab, Membership
+from labs.models import Instrument, Lab, Membership
 from protocol_tracker.core.errors import NotPermitted
+
+if TYPE_CHECKING:
+    from protocol_tracker.core.actors import Actor
+
+QS = TypeVar("QS", bound=QuerySet)
+
+
+def visible_to(queryset: QS, viewer: Actor) -> QS:
+    """``queryset`` narrowed to the rows ``viewer`` may see: a person, the rows of their labs
+    (``for_user``); an instrument, its own lab's rows (``for_instrument``: none once disabled).
+    For the reads that people and instruments share (the API's instrument endpoints)."""
+    if isinstance(viewer, Instrument):
+        return queryset.for_instrument(viewer)
+    return queryset.for_user(viewer)
 
 
 def labs_for_user(user) -> QuerySet[Lab]:
     return Lab.objects.for_user(user).order_by("name")
+
+
+def labs_visible_to(viewer: Actor) -> QuerySet[Lab]:
+    """The caller's labs (an instrument: its own)."""
+    return visible_to(Lab.objects.all(), viewer)
+
+
+def memberships_for_user(user) -> QuerySet[Membership]:
+    """The user's memberships with their labs, by lab name."""
+    return Membership.objects.filter(user=user).select_related("lab").order_by("lab__name")
 
 
 def role_in_lab(user, lab: Lab | int) -> str | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Prefetch, QuerySet
 
+from labs.selectors import visible_to
 from protocol_tracker.protocols.definition import (
     CHECKPOINT_KEYS,
     TASK_KEYS,
@@ -18,25 +19,70 @@ from protocol_tracker.protocols.models import (
     ProtocolTemplate,
     StageTemplate,
     TaskTemplate,
+    ValueType,
 )
 
+if TYPE_CHECKING:
+    from labs.models import Lab
+    from protocol_tracker.core.actors import Actor
+
 __all__ = [
+    "NUMERIC_VALUE_TYPES",
+    "checkpoint_detail",
+    "checkpoint_on_stage",
+    "checkpoints_of_protocol",
+    "checkpoints_pending_allowed",
+    "protocol_choices_for_lab",
     "protocol_detail",
     "protocol_diff",
     "protocol_export",
     "protocol_latest_published",
     "protocol_versions",
     "protocols_for_user",
+    "protocols_startable",
+    "protocols_visible_to",
     "stage_order",
+    "trend_checkpoints",
 ]
 
+NUMERIC_VALUE_TYPES = (ValueType.NUMBER, ValueType.PERCENT)
 
-def protocols_for_user(user, *, status: str | None = None) -> QuerySet[ProtocolTemplate]:
-    """Protocol versions of the user's labs, newest version of each code first."""
+
+def protocols_for_user(
+    user, *, lab: Lab | int | None = None, status: str | None = None
+) -> QuerySet[ProtocolTemplate]:
+    """Protocol versions of the user's labs (or of one of them), newest version of each code
+    first."""
     qs = ProtocolTemplate.objects.for_user(user).select_related("lab", "created_by", "published_by")
+    if lab is not None:
+        qs = qs.filter(lab=lab)
     if status is not None:
         qs = qs.filter(status=status)
     return qs.order_by("lab__name", "code", "-version")
+
+
+def protocols_visible_to(viewer: Actor) -> QuerySet[ProtocolTemplate]:
+    """Protocol versions the caller (a person or an instrument) may read: the API's list."""
+    return visible_to(ProtocolTemplate.objects.all(), viewer)
+
+
+def protocols_startable(*, lab: Lab | int) -> QuerySet[ProtocolTemplate]:
+    """The published versions a new run in ``lab`` may use, by code, newest version first."""
+    return (
+        ProtocolTemplate.objects.for_lab(lab)
+        .filter(status=ProtocolStatus.PUBLISHED)
+        .order_by("code", "-version")
+    )
+
+
+def protocol_choices_for_lab(*, lab: Lab | int) -> list[tuple[str, str]]:
+    """(code, name) of every protocol in ``lab``, by code: one pair per name a code had."""
+    return list(
+        ProtocolTemplate.objects.for_lab(lab)
+        .order_by("code")
+        .values_list("code", "name")
+        .distinct()
+    )
 
 
 def _stage_prefetch() -> Prefetch:
@@ -50,14 +96,15 @@ def _stage_prefetch() -> Prefetch:
     )
 
 
-def protocol_detail(*, protocol_id: int, user) -> ProtocolTemplate:
-    """One protocol of the user's labs with stages → depends_on / tasks / checkpoints prefetched.
+def protocol_detail(*, protocol_id: int, viewer: Actor) -> ProtocolTemplate:
+    """One protocol the viewer (a person, or an instrument) may see, with stages → depends_on /
+    tasks / checkpoints prefetched.
 
     Five queries whatever the size. Another lab's protocol raises ``DoesNotExist`` like a
     missing one.
     """
     return (
-        ProtocolTemplate.objects.for_user(user)
+        visible_to(ProtocolTemplate.objects.all(), viewer)
         .select_related("lab", "previous_version", "created_by", "published_by")
         .prefetch_related(_stage_prefetch())
         .get(pk=protocol_id)
@@ -82,6 +129,59 @@ def protocol_versions(*, protocol: ProtocolTemplate) -> QuerySet[ProtocolTemplat
         .select_related("published_by", "created_by")
         .order_by("-version")
     )
+
+
+def checkpoints_of_protocol(*, protocol: ProtocolTemplate) -> QuerySet[CheckpointTemplate]:
+    """Every checkpoint of the protocol version, in stage order."""
+    return (
+        CheckpointTemplate.objects.for_lab(protocol.lab_id)
+        .filter(protocol=protocol)
+        .order_by("stage__order", "order", "key")
+    )
+
+
+def checkpoints_pending_allowed(*, protocol: ProtocolTemplate) -> QuerySet[CheckpointTemplate]:
+    """The checkpoints a conditional release may leave pending, in stage order."""
+    return (
+        CheckpointTemplate.objects.for_lab(protocol.lab_id)
+        .filter(protocol=protocol, pending_allowed=True)
+        .order_by("stage__order", "order")
+    )
+
+
+def checkpoint_on_stage(
+    *, lab: Lab | int, stage_id: int, checkpoint_id: int
+) -> CheckpointTemplate | None:
+    """The checkpoint ``checkpoint_id`` if it belongs to stage template ``stage_id``."""
+    return (
+        CheckpointTemplate.objects.for_lab(lab).filter(pk=checkpoint_id, stage_id=stage_id).first()
+    )
+
+
+def checkpoint_detail(*, checkpoint_id: int, user) -> CheckpointTemplate:
+    """One checkpoint of the user's labs with its protocol (and lab) and stage. Another lab's
+    checkpoint raises ``DoesNotExist`` like a missing one."""
+    return (
+        CheckpointTemplate.objects.for_user(user)
+        .select_related("protocol__lab", "stage")
+        .get(pk=checkpoint_id)
+    )
+
+
+def trend_checkpoints(*, lab: Lab | int) -> list[CheckpointTemplate]:
+    """The numeric checkpoints of ``lab`` that have a trend: one per protocol code and
+    checkpoint key (as its newest version defines it), by code, then in stage order. One
+    query."""
+    checkpoints = (
+        CheckpointTemplate.objects.for_lab(lab)
+        .filter(value_type__in=NUMERIC_VALUE_TYPES)
+        .select_related("protocol", "stage")
+        .order_by("protocol__code", "-protocol__version", "stage__order", "order")
+    )
+    latest: dict[tuple[str, str], CheckpointTemplate] = {}
+    for checkpoint in checkpoints:
+        latest.setdefault((checkpoint.protocol.code, checkpoint.key), checkpoint)
+    return list(latest.values())
 
 
 def stage_order(protocol: ProtocolTemplate) -> list[StageTemplate]:

@@ -1,25 +1,36 @@
-"""Reads about runs, stage runs and lineage: lab-scoped, prefetched, constant query counts."""
+"""Reads about donors, runs, stage runs, bench tasks and lineage: lab-scoped, prefetched, constant
+query counts.
+
+Reads that need QC records (results, deviations, signatures) live in ``qc.selectors``: qc is
+the layer above."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from protocol_tracker.protocols.models import CheckpointTemplate, ProtocolTemplate, StageTemplate
-from protocol_tracker.qc.models import Deviation, DeviationStatus, QCResult, Signature, Verdict
+from labs.selectors import visible_to
+from protocol_tracker.core.queries import subquery_count
+from protocol_tracker.protocols.models import ProtocolTemplate, StageTemplate
 from protocol_tracker.runs import planning
 from protocol_tracker.runs.models import (
     OPEN_STAGE_STATUSES,
+    Donor,
     Run,
     RunStatus,
     StageRun,
     StageStatus,
     TaskOccurrence,
 )
+
+if TYPE_CHECKING:
+    from labs.models import Lab
+    from protocol_tracker.core.actors import Actor
 
 _POST_RELEASE_CACHE = "_post_release_stage_ids"
 
@@ -60,91 +71,83 @@ def post_release_stage_ids_many(protocol_ids: Iterable[int]) -> dict[int, frozen
     }
 
 
-def _count(qs: QuerySet) -> Coalesce:
-    """A correlated COUNT subquery (several counts without multiplying joins)."""
-    return Coalesce(
-        Subquery(
-            qs.order_by().values("run_id").annotate(n=Count("pk")).values("n")[:1],
-            output_field=IntegerField(),
-        ),
-        0,
-    )
+# --- runs -------------------------------------------------------------------------------------
 
 
-def runs_for_user(user, *, status=None, protocol=None, donor=None) -> QuerySet[Run]:
-    """Runs in the user's labs with progress counts: ``stages_total``, ``stages_completed``,
-    ``stages_open`` and ``open_deviations``. ``status`` may be one value or a list."""
+def runs_for_user(
+    user,
+    *,
+    lab: Lab | int | None = None,
+    search: str = "",
+    status: str = "",
+    protocol_code: str = "",
+    assignee=None,
+) -> QuerySet[Run]:
+    """Runs in the user's labs (or in one of them), newest first, with progress counts:
+    ``stages_total``, ``stages_completed`` and ``stages_open``. ``search`` matches the run's or
+    the donor's code; the other filters are exact (empty: any)."""
     stage_runs = StageRun.objects.filter(run=OuterRef("pk"))
     qs = (
         Run.objects.for_user(user)
         .select_related("protocol", "donor", "lab", "assignee", "parent")
         .annotate(
-            stages_total=_count(stage_runs),
-            stages_completed=_count(stage_runs.filter(status=StageStatus.COMPLETED)),
-            stages_open=_count(stage_runs.filter(status__in=OPEN_STAGE_STATUSES)),
-            open_deviations=_count(
-                Deviation.objects.filter(run=OuterRef("pk")).exclude(status=DeviationStatus.CLOSED)
+            stages_total=subquery_count(stage_runs, per="run_id"),
+            stages_completed=subquery_count(
+                stage_runs.filter(status=StageStatus.COMPLETED), per="run_id"
+            ),
+            stages_open=subquery_count(
+                stage_runs.filter(status__in=OPEN_STAGE_STATUSES), per="run_id"
             ),
         )
     )
-    if isinstance(status, str):
+    if lab is not None:
+        qs = qs.filter(lab=lab)
+    if search:
+        qs = qs.filter(Q(code__icontains=search) | Q(donor__code__icontains=search))
+    if status:
         qs = qs.filter(status=status)
-    elif status is not None:
-        qs = qs.filter(status__in=list(status))
-    if protocol is not None:
-        qs = qs.filter(protocol=protocol)
-    if donor is not None:
-        qs = qs.filter(donor=donor)
+    if protocol_code:
+        qs = qs.filter(protocol__code=protocol_code)
+    if assignee is not None:
+        qs = qs.filter(assignee=assignee)
     return qs.order_by("-created_at", "-id")
 
 
-def run_detail(*, run_id: int, user) -> Run:
-    """One run with everything its page shows, in a constant number of queries.
+def runs_visible_to(viewer: Actor) -> QuerySet[Run]:
+    """Runs the caller (a person or an instrument) may read: the API's list and actions."""
+    return visible_to(Run.objects.all(), viewer)
 
-    ``run.stage_runs.all()`` (in order) each carry ``stage`` (with its checkpoints and tasks
-    prefetched), ``current_results`` (not superseded), ``tasks`` (occurrences) and
-    ``deviations``; ``run.deviations.all()`` and ``run.signatures.all()`` are prefetched too.
-    Raises ``Run.DoesNotExist`` for a run outside the user's labs.
-    """
-    current = (
-        QCResult.objects.filter(superseded_by__isnull=True)
-        .select_related("checkpoint", "recorded_by", "recorded_by_instrument", "raw_file")
-        .order_by("checkpoint__order", "checkpoint__key")
-    )
-    stage_runs = (
-        StageRun.objects.select_related("stage", "assignee", "started_by", "completed_by")
-        .prefetch_related(
-            Prefetch("qc_results", queryset=current, to_attr="current_results"),
-            Prefetch(
-                "stage__checkpoints", queryset=CheckpointTemplate.objects.order_by("order", "key")
-            ),
-            "stage__tasks",
-            "stage__depends_on",
-            Prefetch("tasks", queryset=TaskOccurrence.objects.select_related("task", "done_by")),
-            Prefetch("deviations", queryset=Deviation.objects.order_by("opened_at", "id")),
-        )
-        .order_by("order")
-    )
+
+def run_for_user(*, run_id: int, user) -> Run:
+    """One run of the user's labs with its lab, protocol, donor, parent, assignee and creator.
+    Another lab's run raises ``Run.DoesNotExist`` like a missing one."""
     return (
         Run.objects.for_user(user)
-        .select_related("protocol", "donor", "lab", "assignee", "parent", "created_by")
-        .prefetch_related(
-            Prefetch("stage_runs", queryset=stage_runs),
-            Prefetch(
-                "deviations",
-                queryset=Deviation.objects.select_related(
-                    "qc_result__checkpoint",
-                    "stage_run__stage",
-                    "opened_by",
-                    "closed_by",
-                ).order_by("opened_at", "id"),
-            ),
-            Prefetch("signatures", queryset=Signature.objects.select_related("signer")),
-            "passage_events",
-            "children",
-        )
+        .select_related("lab", "protocol", "donor", "parent", "assignee", "created_by")
         .get(pk=run_id)
     )
+
+
+def run_by_code(*, lab: Lab | int, code: str) -> Run | None:
+    return Run.objects.for_lab(lab).filter(code=code).first()
+
+
+def run_children(*, run: Run) -> QuerySet[Run]:
+    """The runs seeded from ``run`` (one lineage step down), by code."""
+    return (
+        Run.objects.for_lab(run.lab_id)
+        .filter(parent=run)
+        .select_related("protocol", "donor")
+        .order_by("code")
+    )
+
+
+def donor_by_code(*, lab: Lab | int, code: str) -> Donor | None:
+    return Donor.objects.for_lab(lab).filter(code=code).first()
+
+
+def donors_for_user(user) -> QuerySet[Donor]:
+    return Donor.objects.for_user(user)
 
 
 @dataclass
@@ -162,7 +165,8 @@ def run_lineage(*, run: Run) -> LineageNode:
     """The whole lineage tree ``run`` belongs to, from its root, in one query."""
     root_id = run.root_id or run.pk
     runs = list(
-        Run.objects.filter(Q(pk=root_id) | Q(root_id=root_id))
+        Run.objects.for_lab(run.lab_id)
+        .filter(Q(pk=root_id) | Q(root_id=root_id))
         .select_related("protocol", "donor")
         .order_by("created_at", "id")
     )
@@ -173,66 +177,151 @@ def run_lineage(*, run: Run) -> LineageNode:
     return nodes[root_id]
 
 
-def stage_runs_due(user, *, before: datetime) -> QuerySet[StageRun]:
-    """Open stage runs of active runs in the user's labs, due before ``before``, soonest first;
-    and of released runs (whose open stages are post-release ones: transplant, follow-up)."""
+# --- stage runs and bench tasks ---------------------------------------------------------------
+
+
+def stage_runs_of_run(*, run: Run) -> QuerySet[StageRun]:
+    """The run's stage runs in order, with their stage templates and the people on them."""
+    return (
+        StageRun.objects.for_lab(run.lab_id)
+        .filter(run=run)
+        .select_related("stage", "started_by", "completed_by", "assignee")
+        .order_by("order", "pk")
+    )
+
+
+def stage_run_for_user(*, stage_run_id: int, user) -> StageRun:
+    """One stage run of the user's labs with its run (lab, protocol) and stage template.
+    Another lab's stage run raises ``StageRun.DoesNotExist`` like a missing one."""
     return (
         StageRun.objects.for_user(user)
+        .select_related("run__lab", "run__protocol", "stage")
+        .get(pk=stage_run_id)
+    )
+
+
+def stage_runs_visible_to(viewer: Actor) -> QuerySet[StageRun]:
+    """Stage runs the caller (a person or an instrument) may read, with run and stage."""
+    return visible_to(StageRun.objects.all(), viewer).select_related("run", "stage")
+
+
+def task_occurrences_of_run(*, run: Run) -> QuerySet[TaskOccurrence]:
+    """The run's bench task occurrences, soonest first, with their template and who did them."""
+    return (
+        TaskOccurrence.objects.for_lab(run.lab_id)
+        .filter(stage_run__run=run)
+        .select_related("task", "done_by")
+        .order_by("due_at", "pk")
+    )
+
+
+def task_occurrence_for_user(*, occurrence_id: int, user) -> TaskOccurrence:
+    """One bench task occurrence of the user's labs with its template and its run's lab.
+    Another lab's raises ``TaskOccurrence.DoesNotExist`` like a missing one."""
+    return (
+        TaskOccurrence.objects.for_user(user)
+        .select_related("task", "stage_run__run__lab")
+        .get(pk=occurrence_id)
+    )
+
+
+def task_occurrences_for_user(user) -> QuerySet[TaskOccurrence]:
+    return TaskOccurrence.objects.for_user(user).select_related("stage_run", "task")
+
+
+# --- the bench board ----------------------------------------------------------------------------
+
+BOARD_LIMIT = 12  # per column and kind: a gloved hand scrolls a short list
+# A released run's open stages are its post-release ones (transplant, follow-up).
+WORKING_RUNS = (RunStatus.ACTIVE, RunStatus.RELEASED)
+BOARD_WINDOWS = ("overdue", "today", "next")
+
+
+@dataclass
+class BoardColumn:
+    key: str  # one of BOARD_WINDOWS
+    stages: list[StageRun]
+    tasks: list[TaskOccurrence]
+    stage_count: int  # all of them, not only the ``limit`` listed
+    task_count: int
+
+
+@dataclass
+class BenchBoard:
+    columns: list[BoardColumn]
+    now: datetime
+    limit: int
+
+
+def bench_board(*, lab: Lab, user=None, mine: bool = False, limit: int = BOARD_LIMIT) -> BenchBoard:
+    """Open stage runs and bench tasks of working runs in ``lab``: overdue, due today (the
+    lab's day), due in the next 7 days; with ``mine``, only ``user``'s (theirs, or their
+    run's when the stage is unassigned).
+
+    A fixed number of queries whatever the number of runs: each list is capped at ``limit``
+    and the columns are counted in one aggregate per kind.
+    """
+    now = timezone.now()
+    local = timezone.localtime(now, lab.tz)
+    end_today = datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=lab.tz)
+    horizon = end_today + timedelta(days=7)
+    stages = (
+        StageRun.objects.for_lab(lab)
+        .filter(status__in=OPEN_STAGE_STATUSES, run__status__in=WORKING_RUNS)
+        .select_related("run", "stage", "assignee")
+        .only(
+            "pk",
+            "status",
+            "due_at",
+            "run_id",
+            "stage_id",
+            "assignee_id",
+            "run__code",
+            "stage__name",
+            "assignee__username",
+        )
+        .order_by("due_at", "pk")
+    )
+    tasks = (
+        TaskOccurrence.objects.for_lab(lab)
         .filter(
-            status__in=OPEN_STAGE_STATUSES,
-            due_at__lt=before,
-            run__status__in=[RunStatus.ACTIVE, RunStatus.RELEASED],
+            done_at__isnull=True,
+            skipped=False,
+            stage_run__status=StageStatus.IN_PROGRESS,
+            stage_run__run__status__in=WORKING_RUNS,
         )
-        .select_related("run", "run__donor", "run__lab", "stage", "assignee")
-        .order_by("due_at", "id")
-    )
-
-
-@dataclass(frozen=True)
-class RetestDue:
-    checkpoint: CheckpointTemplate
-    last_passage: int  # passage number at the last passing result
-    passages_since: int
-    interval: int
-
-
-def retests_due(run: Run) -> list[RetestDue]:
-    """Checkpoints with ``retest_every_passages`` whose interval has been reached since their
-    last passing result in this run or its ancestors (matched by checkpoint key)."""
-    checkpoints = list(
-        CheckpointTemplate.objects.filter(
-            protocol_id=run.protocol_id, retest_every_passages__isnull=False
-        ).order_by("stage__order", "order", "key")
-    )
-    if not checkpoints:
-        return []
-    ancestors = [run.pk]
-    if run.parent_id is not None:
-        family = dict(
-            Run.objects.filter(Q(pk=run.root_id) | Q(root_id=run.root_id)).values_list(
-                "pk", "parent_id"
-            )
+        .select_related("task", "stage_run", "stage_run__run", "stage_run__stage")
+        .only(
+            "pk",
+            "due_at",
+            "task__name",
+            "stage_run__run_id",
+            "stage_run__run__code",
+            "stage_run__stage__name",
         )
-        node = run.parent_id
-        while node is not None:
-            ancestors.append(node)
-            node = family.get(node)
-    last: dict[str, int] = {}
-    for key, passage in QCResult.objects.filter(
-        stage_run__run_id__in=ancestors,
-        checkpoint__key__in=[c.key for c in checkpoints],
-        verdict=Verdict.PASS,
-        superseded_by__isnull=True,
-        passage__isnull=False,
-    ).values_list("checkpoint__key", "passage"):
-        last[key] = max(last.get(key, passage), passage)
-    due = []
-    for checkpoint in checkpoints:
-        if checkpoint.key not in last:
-            continue
-        since = run.passage - last[checkpoint.key]
-        if since >= checkpoint.retest_every_passages:
-            due.append(
-                RetestDue(checkpoint, last[checkpoint.key], since, checkpoint.retest_every_passages)
-            )
-    return due
+        .order_by("due_at", "pk")
+    )
+    if mine and user is not None:
+        stages = stages.filter(Q(assignee=user) | Q(assignee__isnull=True, run__assignee=user))
+        tasks = tasks.filter(
+            Q(stage_run__assignee=user)
+            | Q(stage_run__assignee__isnull=True, stage_run__run__assignee=user)
+        )
+    windows = {
+        "overdue": Q(due_at__lt=now),
+        "today": Q(due_at__gte=now, due_at__lt=end_today),
+        "next": Q(due_at__gte=end_today, due_at__lt=horizon),
+    }
+    stage_counts = stages.aggregate(**{k: Count("pk", filter=q) for k, q in windows.items()})
+    task_counts = tasks.aggregate(**{k: Count("pk", filter=q) for k, q in windows.items()})
+    columns = [
+        BoardColumn(
+            key=key,
+            stages=list(stages.filter(windows[key])[:limit]),
+            tasks=list(tasks.filter(windows[key])[:limit]),
+            stage_count=stage_counts[key],
+            task_count=task_counts[key],
+        )
+        for key in BOARD_WINDOWS
+    ]
+    return BenchBoard(columns=columns, now=now, limit=limit)

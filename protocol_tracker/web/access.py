@@ -1,20 +1,21 @@
 """Who may see what in the web UI: the current lab, roles, lab-scoped lookups, error mapping.
 
-Every object a view shows is fetched from ``Model.objects.for_user(request.user)``, so another
-lab's object is a 404, never a 403. Roles only decide which buttons a page shows; the services
-make the final decision and their refusal is shown as an error.
+Every object a view shows is read through a selector that starts from
+``Model.objects.for_user(request.user)``, so another lab's object is a 404, never a 403. Roles
+only decide which buttons a page shows; the services make the final decision and their refusal
+is shown as an error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import TypeVar
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,10 +80,16 @@ def lab_view(view: Callable) -> Callable:
     return wrapper
 
 
-def scoped_or_404(request: HttpRequest, queryset, **lookup):
-    """Fetch one object the user may see; also switch the page to the object's lab."""
-    obj = get_object_or_404(queryset.for_user(request.user), **lookup)
-    return obj
+T = TypeVar("T")
+
+
+def or_404(read: Callable[..., T], **kwargs) -> T:
+    """``read(**kwargs)`` (a selector of one object the user may see), or a 404 when it finds
+    none: another lab's object looks exactly like a missing one."""
+    try:
+        return read(**kwargs)
+    except ObjectDoesNotExist:
+        raise Http404("no such object") from None
 
 
 def use_lab(request: HttpRequest, lab: Lab) -> None:

@@ -1,4 +1,8 @@
-"""Everything the run page and the batch record show about one run, in a fixed number of queries."""
+"""Everything the run page and the batch record show about one run, in a fixed number of queries.
+
+The page composes the selectors of each layer (runs: stages, bench tasks, lineage; protocols:
+checkpoints; qc: results, deviations, signatures; audit: the trail) and lays their rows out.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,12 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.audit.selectors import audit_events_of_run
 from protocol_tracker.protocols.models import CheckpointTemplate
-from protocol_tracker.qc.models import Deviation, QCResult, Signature
+from protocol_tracker.protocols.selectors import checkpoints_of_protocol
+from protocol_tracker.qc import selectors as qc_selectors
+from protocol_tracker.qc.models import Deviation, QCResult
+from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.runs.models import Run, StageRun, StageStatus, TaskOccurrence
 
 
@@ -68,45 +76,18 @@ def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
 
 
 def run_page_data(run: Run, *, with_audit: bool = True) -> dict:
-    """The run's stages (planned vs actual, late ones marked), QC results against their specs with
+    """``run`` (from :func:`protocol_tracker.runs.selectors.run_for_user`, with its protocol):
+    its stages (planned vs actual, late ones marked), QC results against their specs with
     their correction history, deviations, signatures, lineage and audit trail."""
     now = timezone.now()
-    stage_runs = list(
-        StageRun.objects.filter(run=run)
-        .select_related("stage", "started_by", "completed_by", "assignee")
-        .order_by("order", "pk")
-    )
-    checkpoints = list(
-        CheckpointTemplate.objects.filter(protocol_id=run.protocol_id).order_by(
-            "stage__order", "order", "key"
-        )
-    )
-    results = list(
-        QCResult.objects.filter(stage_run__run=run)
-        .select_related("recorded_by", "recorded_by_instrument", "raw_file")
-        .order_by("recorded_at", "pk")
-    )
-    tasks = list(
-        TaskOccurrence.objects.filter(stage_run__run=run)
-        .select_related("task", "done_by")
-        .order_by("due_at", "pk")
-    )
-    deviations = list(
-        Deviation.objects.filter(run=run)
-        .select_related("opened_by", "closed_by", "qc_result", "stage_run__stage")
-        .order_by("opened_at", "pk")
-    )
-    signatures = list(
-        Signature.objects.filter(run=run).select_related("signer").order_by("signed_at", "pk")
-    )
-    lineage_children = list(
-        Run.objects.filter(parent=run).select_related("protocol", "donor").order_by("code")
-    )
-    audit = (
-        list(AuditEvent.objects.filter(run=run).select_related("actor_user").order_by("id"))
-        if with_audit
-        else []
-    )
+    stage_runs = list(run_selectors.stage_runs_of_run(run=run))
+    checkpoints = list(checkpoints_of_protocol(protocol=run.protocol))
+    results = list(qc_selectors.qc_results_of_run(run=run))
+    tasks = list(run_selectors.task_occurrences_of_run(run=run))
+    deviations = list(qc_selectors.deviations_of_run(run=run))
+    signatures = list(qc_selectors.signatures_of_run(run=run))
+    lineage_children = list(run_selectors.run_children(run=run))
+    audit = list(audit_events_of_run(run=run)) if with_audit else []
 
     for event in audit:
         event.changes = audit_changes(event)

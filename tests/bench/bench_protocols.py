@@ -49,10 +49,10 @@ def run() -> dict[str, dict]:
         lambda: services.protocol_new_version(protocol=big, actor=user)
     )
     detail_ms, detail_q = _timed(
-        lambda: protocol_export(protocol=protocol_detail(protocol_id=islet.pk, user=user))
+        lambda: protocol_export(protocol=protocol_detail(protocol_id=islet.pk, viewer=user))
     )
     detail_big_ms, detail_big_q = _timed(
-        lambda: protocol_export(protocol=protocol_detail(protocol_id=big.pk, user=user))
+        lambda: protocol_export(protocol=protocol_detail(protocol_id=big.pk, viewer=user))
     )
 
     def publish_fresh_copy():

@@ -27,7 +27,7 @@ def test_protocol_detail_query_count_is_constant(
 
     # protocol (+ membership subquery), stages, depends_on, tasks, checkpoints
     with django_assert_num_queries(5):
-        detail = protocol_detail(protocol_id=protocol.pk, user=technician)
+        detail = protocol_detail(protocol_id=protocol.pk, viewer=technician)
         order = stage_order(detail)
         export = protocol_export(protocol=detail)
         for stage in detail.stages.all():
@@ -45,9 +45,9 @@ def test_protocol_detail_hides_other_labs(lab, other_technician, technician):
     protocol = published_protocol(lab, 2)
 
     with pytest.raises(ProtocolTemplate.DoesNotExist):
-        protocol_detail(protocol_id=protocol.pk, user=other_technician)
+        protocol_detail(protocol_id=protocol.pk, viewer=other_technician)
     with pytest.raises(ProtocolTemplate.DoesNotExist):
-        protocol_detail(protocol_id=protocol.pk + 1000, user=technician)
+        protocol_detail(protocol_id=protocol.pk + 1000, viewer=technician)
 
 
 def test_protocols_for_user_scopes_and_filters(lab, other_lab, viewer, other_technician):

@@ -25,7 +25,7 @@ from protocol_tracker.qc.services import (
 )
 from protocol_tracker.runs import planning
 from protocol_tracker.runs.models import Run, RunStatus, StageStatus, TaskOccurrence
-from protocol_tracker.runs.selectors import post_release_stage_ids, stage_runs_due
+from protocol_tracker.runs.selectors import bench_board, post_release_stage_ids
 from protocol_tracker.runs.services import run_create, run_start, stage_start, task_done
 from tests.factories import PASSWORD
 from tests.runs.conftest import T0
@@ -242,9 +242,14 @@ def test_the_release_opens_the_post_release_stages_planned_from_it(released):
     ]
 
 
-def test_stage_runs_due_includes_the_clinic_of_released_runs(released, technician):
-    due = stage_runs_due(technician, before=RELEASED_AT + 200 * H)
-    assert [sr.stage.key for sr in due] == ["transplant"]
+def test_the_bench_board_shows_the_clinic_of_released_runs(released):
+    with time_machine.travel(RELEASED_AT + 200 * H, tick=False):
+        board = bench_board(lab=released.lab)
+    assert {c.key: [sr.stage.key for sr in c.stages] for c in board.columns} == {
+        "overdue": ["transplant"],
+        "today": [],
+        "next": [],
+    }
 
 
 # --- after the release ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labs.models import Membership
+from labs.selectors import memberships_for_user
 from protocol_tracker.api.models import PersonalToken
 from protocol_tracker.api.pagination import IdCursorPagination
 from protocol_tracker.api.permissions import IsPerson
@@ -129,9 +129,7 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer, summary="The caller, their labs and roles")
     def get(self, request):
         user = request.user
-        memberships = (
-            Membership.objects.filter(user=user).select_related("lab").order_by("lab__name")
-        )
+        memberships = memberships_for_user(user)
         body = {
             "id": user.pk,
             "username": user.get_username(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import status, viewsets
@@ -11,7 +13,7 @@ from rest_framework.response import Response
 from labs.selectors import role_in_lab
 from protocol_tracker.api.pagination import IdCursorPagination
 from protocol_tracker.api.permissions import LabRolePermission, describe_roles
-from protocol_tracker.api.principals import instrument_of, scope
+from protocol_tracker.api.principals import actor_of, instrument_of, scope
 from protocol_tracker.api.serializers.common import MAX_ID, sparse_fields
 
 ID_PATTERN = r"[0-9]{1,19}"
@@ -38,13 +40,21 @@ class LeanColumns:
 
 
 class LabScopedViewSet(viewsets.GenericViewSet):
-    """Objects of the caller's labs only (an instrument: its own lab only)."""
+    """Objects of the caller's labs only (an instrument: its own lab only).
+
+    A resource reads through its app's selector: ``selector(viewer)`` (the person, or the
+    instrument where ``instrument_actions`` let one in) returns the queryset already scoped to
+    the viewer's labs and shaped (``select_related``) for the serializer. List filters and the
+    page apply on top of it.
+    """
 
     permission_classes = [LabRolePermission]
     pagination_class = IdCursorPagination
     filter_backends = [DjangoFilterBackend]
     lookup_value_regex = ID_PATTERN
     model = None
+    #: ``selector(viewer) -> QuerySet`` (set as a ``staticmethod``).
+    selector: Callable | None = None
     #: action -> roles needed in the object's (or the target) lab; absent: any member.
     action_roles: dict = {}
     #: actions an instrument token may call.
@@ -55,9 +65,12 @@ class LabScopedViewSet(viewsets.GenericViewSet):
     lean: LeanColumns | None = None
 
     def base_queryset(self):
+        """Without a ``selector`` (instrument uploads, for now): the unscoped rows to scope."""
         return self.model.objects.all()
 
     def get_queryset(self):
+        if self.selector is not None:
+            return self.selector(actor_of(self.request))
         return scope(self.base_queryset(), self.request)
 
     def get_serializer_class(self):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -12,11 +11,11 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from labs.models import CAN_ADMINISTER, Lab
-from labs.selectors import role_in_lab
+from labs.selectors import labs_for_user, role_in_lab
 from protocol_tracker.api.filters import ProtocolFilter
 from protocol_tracker.api.idempotency import idempotent
 from protocol_tracker.api.permissions import describe_roles
-from protocol_tracker.api.principals import instrument_of
+from protocol_tracker.api.principals import actor_of
 from protocol_tracker.api.serializers.protocols import (
     ProtocolCreateSerializer,
     ProtocolDetailSerializer,
@@ -26,21 +25,7 @@ from protocol_tracker.api.serializers.protocols import (
 )
 from protocol_tracker.api.views.base import LabScopedViewSet
 from protocol_tracker.protocols import selectors, services
-from protocol_tracker.protocols.models import (
-    CheckpointTemplate,
-    ProtocolTemplate,
-    StageTemplate,
-    TaskTemplate,
-)
-
-DETAIL_PREFETCH = Prefetch(
-    "stages",
-    queryset=StageTemplate.objects.order_by("order").prefetch_related(
-        Prefetch("depends_on", queryset=StageTemplate.objects.order_by("order")),
-        Prefetch("tasks", queryset=TaskTemplate.objects.order_by("key")),
-        Prefetch("checkpoints", queryset=CheckpointTemplate.objects.order_by("order", "key")),
-    ),
-)
+from protocol_tracker.protocols.models import ProtocolTemplate
 
 
 def lab_for_create(request, lab: Lab | None, roles) -> Lab:
@@ -60,7 +45,7 @@ def lab_for_create(request, lab: Lab | None, roles) -> Lab:
     ]
     if len(candidates) != 1:
         raise ValidationError({"lab": [_("Required: you may do this in several labs.")]})
-    return Lab.objects.get(pk=candidates[0])
+    return labs_for_user(user).get(pk=candidates[0])
 
 
 @extend_schema_view(
@@ -69,6 +54,7 @@ def lab_for_create(request, lab: Lab | None, roles) -> Lab:
 )
 class ProtocolViewSet(LabScopedViewSet):
     model = ProtocolTemplate
+    selector = staticmethod(selectors.protocols_visible_to)
     serializer_class = ProtocolDetailSerializer
     serializers = {
         "list": ProtocolListSerializer,
@@ -86,19 +72,13 @@ class ProtocolViewSet(LabScopedViewSet):
     }
 
     def retrieve(self, request, *args, **kwargs):
-        if instrument_of(request) is not None:
-            return super().retrieve(request, *args, **kwargs)
         try:
-            protocol = selectors.protocol_detail(protocol_id=int(kwargs["pk"]), user=request.user)
+            protocol = selectors.protocol_detail(
+                protocol_id=int(kwargs["pk"]), viewer=actor_of(request)
+            )
         except (ProtocolTemplate.DoesNotExist, ValueError, OverflowError):
             raise Http404 from None
         return Response(self.get_serializer(protocol).data)
-
-    def base_queryset(self):
-        qs = ProtocolTemplate.objects.all()
-        if self.action == "retrieve":  # an instrument's read (people's go through the selector)
-            qs = qs.prefetch_related(DETAIL_PREFETCH)
-        return qs
 
     @extend_schema(
         request=ProtocolCreateSerializer,
@@ -130,7 +110,7 @@ class ProtocolViewSet(LabScopedViewSet):
         return self._detail(protocol, status.HTTP_201_CREATED)
 
     def _detail(self, protocol, status_code=status.HTTP_200_OK):
-        fresh = ProtocolTemplate.objects.prefetch_related(DETAIL_PREFETCH).get(pk=protocol.pk)
+        fresh = selectors.protocol_detail(protocol_id=protocol.pk, viewer=self.request.user)
         return self.output(
             fresh,
             ProtocolDetailSerializer,

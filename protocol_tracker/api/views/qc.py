@@ -33,6 +33,7 @@ from protocol_tracker.api.serializers.qc import (
 )
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
 from protocol_tracker.core.errors import RowErrors
+from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.models import Deviation, InstrumentUpload, QCResult, UploadStatus
 from protocol_tracker.qc.services.formats import IngestTargets
@@ -47,6 +48,7 @@ _ROW_STATES = (None, "pending", "invalid")
 )
 class QCResultViewSet(LabScopedViewSet):
     model = QCResult
+    selector = staticmethod(qc_selectors.qc_results_visible_to)
     serializer_class = QCResultSerializer
     serializers = {
         "create": QCResultCreateSerializer,
@@ -57,11 +59,8 @@ class QCResultViewSet(LabScopedViewSet):
     instrument_actions = frozenset({"list", "retrieve", "create", "bulk"})
     action_roles = {"create": CAN_WORK, "bulk": CAN_WORK, "correct": CAN_WORK}
 
-    def base_queryset(self):
-        return QCResult.objects.select_related("stage_run", "checkpoint", "superseded_by")
-
     def _created(self, result):
-        fresh = self.base_queryset().get(pk=result.pk)
+        fresh = self.get_queryset().get(pk=result.pk)
         return self.output(
             fresh,
             QCResultSerializer,
@@ -231,6 +230,7 @@ DEVIATION_LEAN = LeanColumns(
 )
 class DeviationViewSet(LabScopedViewSet):
     model = Deviation
+    selector = staticmethod(qc_selectors.deviations_for_user)
     serializer_class = DeviationSerializer
     serializers = {
         "create": DeviationCreateSerializer,

@@ -35,6 +35,7 @@ from protocol_tracker.api.serializers.runs import (
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
 from protocol_tracker.api.views.protocols import lab_for_create
 from protocol_tracker.outcomes import services as outcome_services
+from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import selectors
 from protocol_tracker.runs import services as run_services
@@ -51,6 +52,7 @@ def _location(kind: str, pk: int) -> dict:
 )
 class DonorViewSet(LabScopedViewSet):
     model = Donor
+    selector = staticmethod(selectors.donors_for_user)
     serializer_class = DonorSerializer
     serializers = {"create": DonorCreateSerializer}
     filterset_class = DonorFilter
@@ -124,6 +126,7 @@ RUN_LEAN = LeanColumns(
 )
 class RunViewSet(LabScopedViewSet):
     model = Run
+    selector = staticmethod(selectors.runs_visible_to)
     serializer_class = RunDetailSerializer
     serializers = {
         "list": RunListSerializer,
@@ -149,14 +152,14 @@ class RunViewSet(LabScopedViewSet):
     def retrieve(self, request, *args, **kwargs):
         pk = self.kwargs["pk"]
         try:
-            detail = selectors.run_detail(run_id=int(pk), user=request.user)
+            detail = qc_selectors.run_detail(run_id=int(pk), user=request.user)
         except (Run.DoesNotExist, ValueError, OverflowError):
             raise Http404 from None
         self.check_object_permissions(request, detail)
         return Response(self.get_serializer(detail).data)
 
     def _detail(self, run, status_code=status.HTTP_200_OK, headers=None):
-        detail = selectors.run_detail(run_id=run.pk, user=self.request.user)
+        detail = qc_selectors.run_detail(run_id=run.pk, user=self.request.user)
         return self.output(detail, RunDetailSerializer, status_code=status_code, headers=headers)
 
     @extend_schema(
@@ -309,6 +312,7 @@ STAGE_RUN_LEAN = LeanColumns(
 )
 class StageRunViewSet(LabScopedViewSet):
     model = StageRun
+    selector = staticmethod(selectors.stage_runs_visible_to)
     serializer_class = StageRunSerializer
     serializers = {"complete": NoteSerializer, "assign": AssignSerializer}
     filterset_class = StageRunFilter
@@ -317,11 +321,8 @@ class StageRunViewSet(LabScopedViewSet):
     instrument_actions = frozenset({"list", "retrieve"})
     action_roles = {"start": CAN_WORK, "complete": CAN_WORK, "assign": CAN_WORK}
 
-    def base_queryset(self):
-        return StageRun.objects.select_related("run", "stage")
-
     def _out(self, stage_run):
-        fresh = self.base_queryset().get(pk=stage_run.pk)
+        fresh = self.get_queryset().get(pk=stage_run.pk)
         return self.output(fresh, StageRunSerializer)
 
     @extend_schema(request=None, responses=StageRunSerializer, summary="ready → in progress")
@@ -364,14 +365,12 @@ class StageRunViewSet(LabScopedViewSet):
 )
 class TaskOccurrenceViewSet(LabScopedViewSet):
     model = TaskOccurrence
+    selector = staticmethod(selectors.task_occurrences_for_user)
     serializer_class = TaskOccurrenceSerializer
     serializers = {"done": NoteSerializer}
     filterset_class = TaskOccurrenceFilter
     pagination_class = AscendingIdCursorPagination
     action_roles = {"done": CAN_WORK}
-
-    def base_queryset(self):
-        return TaskOccurrence.objects.select_related("stage_run", "task")
 
     @extend_schema(
         request=NoteSerializer,
@@ -385,4 +384,4 @@ class TaskOccurrenceViewSet(LabScopedViewSet):
         occurrence = run_services.task_done(
             occurrence=occurrence, actor=request.user, note=data["note"]
         )
-        return self.output(self.base_queryset().get(pk=occurrence.pk), TaskOccurrenceSerializer)
+        return self.output(self.get_queryset().get(pk=occurrence.pk), TaskOccurrenceSerializer)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from protocol_tracker.core.errors import DomainError
 from protocol_tracker.reminders import selectors as reminder_selectors
 from protocol_tracker.reminders import services as reminder_services
-from protocol_tracker.reminders.models import Language, NotificationPreference
+from protocol_tracker.reminders.models import Language
 from protocol_tracker.web.access import SESSION_LAB_KEY, add_domain_error, lab_view
 from protocol_tracker.web.views.calendar import calendar_url
 
@@ -29,8 +29,8 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form):
         """Log in, then switch to the language the user chose in their preferences."""
         response = super().form_valid(form)
-        preference = NotificationPreference.objects.filter(user=form.get_user()).first()
-        if preference is not None:
+        preference = reminder_selectors.notification_preference_for(form.get_user())
+        if preference.pk is not None:  # never saved: the defaults, no cookie
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, preference.language, samesite="Lax")
         return response
 

@@ -36,7 +36,7 @@ def protocol_list(request: HttpRequest) -> HttpResponse:
     lab = request.lab
     protocols = []
     if lab is not None:
-        protocols = list(selectors.protocols_for_user(request.user).filter(lab=lab))
+        protocols = list(selectors.protocols_for_user(request.user, lab=lab))
     return render(request, "web/protocol_list.html", {"nav": "protocols", "protocols": protocols})
 
 
@@ -82,7 +82,7 @@ def protocol_import_defaults(request: HttpRequest) -> HttpResponse:
 
 def _protocol(request: HttpRequest, pk: int) -> ProtocolTemplate:
     try:
-        protocol = selectors.protocol_detail(protocol_id=pk, user=request.user)
+        protocol = selectors.protocol_detail(protocol_id=pk, viewer=request.user)
     except ProtocolTemplate.DoesNotExist:
         raise Http404("no such protocol") from None
     use_lab(request, protocol.lab)

@@ -11,23 +11,20 @@ from django.views.decorators.http import require_POST
 
 from protocol_tracker import specs
 from protocol_tracker.core.errors import DomainError
-from protocol_tracker.protocols.models import CheckpointTemplate
-from protocol_tracker.qc.models import Deviation, QCResult
-from protocol_tracker.runs.models import StageRun
+from protocol_tracker.protocols.selectors import checkpoint_on_stage
+from protocol_tracker.qc import selectors as qc_selectors
+from protocol_tracker.qc.models import QCResult
+from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.web import display
-from protocol_tracker.web.access import add_domain_error, lab_view, require, scoped_or_404, use_lab
+from protocol_tracker.web.access import add_domain_error, lab_view, or_404, require, use_lab
 from protocol_tracker.web.forms import QCCorrectionForm, QCValueForm
 
 
 def _stage_and_checkpoint(request: HttpRequest, stage_pk: int, checkpoint_pk: int):
-    stage_run = scoped_or_404(
-        request,
-        StageRun.objects.select_related("run__lab", "run__protocol", "stage"),
-        pk=stage_pk,
+    stage_run = or_404(run_selectors.stage_run_for_user, stage_run_id=stage_pk, user=request.user)
+    checkpoint = checkpoint_on_stage(
+        lab=stage_run.run.lab_id, stage_id=stage_run.stage_id, checkpoint_id=checkpoint_pk
     )
-    checkpoint = CheckpointTemplate.objects.filter(
-        pk=checkpoint_pk, stage_id=stage_run.stage_id
-    ).first()
     if checkpoint is None:
         raise Http404("no such checkpoint on this stage")
     use_lab(request, stage_run.run.lab)
@@ -40,16 +37,8 @@ def _verdict_for(form, checkpoint) -> display.LiveVerdict:
     return display.live_verdict(checkpoint, raw, unit)
 
 
-def _history(result: QCResult) -> list[QCResult]:
-    """The chain a result corrects, oldest first (one query per correction: chains are short)."""
-    chain = [result]
-    while chain[-1].supersedes_id:
-        chain.append(QCResult.objects.select_related("recorded_by").get(pk=chain[-1].supersedes_id))
-    return list(reversed(chain))
-
-
-def _deviation_message(request: HttpRequest, result: QCResult) -> None:
-    deviation = Deviation.objects.filter(qc_result=result).order_by("pk").first()
+def _deviation_message(request: HttpRequest, result: QCResult, lab_id: int) -> None:
+    deviation = qc_selectors.deviation_of_result(result=result, lab=lab_id)
     if deviation is not None:
         messages.warning(
             request,
@@ -100,7 +89,7 @@ def qc_entry(request: HttpRequest, stage_pk: int, checkpoint_pk: int) -> HttpRes
                         _("Recorded %(checkpoint)s: %(value)s.")
                         % {"checkpoint": checkpoint.name, "value": result.display_value},
                     )
-                    _deviation_message(request, result)
+                    _deviation_message(request, result, stage_run.run.lab_id)
                     return redirect(
                         reverse("web:run", args=[stage_run.run_id]) + f"#stage-{stage_run.pk}"
                     )
@@ -137,20 +126,15 @@ def qc_check(request: HttpRequest, stage_pk: int, checkpoint_pk: int) -> HttpRes
 def qc_correct(request: HttpRequest, pk: int) -> HttpResponse:
     from protocol_tracker.qc import services
 
-    result = scoped_or_404(
-        request,
-        QCResult.objects.select_related(
-            "stage_run__run__lab", "stage_run__stage", "checkpoint", "recorded_by"
-        ),
-        pk=pk,
-    )
+    result = or_404(qc_selectors.qc_result_for_user, result_id=pk, user=request.user)
     stage_run, checkpoint = result.stage_run, result.checkpoint
-    use_lab(request, stage_run.run.lab)
+    lab = stage_run.run.lab
+    use_lab(request, lab)
     require(request.perms.can_work)
-    if QCResult.objects.filter(supersedes=result).exists():
+    correction = qc_selectors.qc_result_correction(result=result, lab=lab)
+    if correction is not None:
         messages.info(request, _("This result was already corrected; correct the newest one."))
-        newest = QCResult.objects.filter(supersedes=result).get()
-        return redirect("web:qc_correct", pk=newest.pk)
+        return redirect("web:qc_correct", pk=correction.pk)
     confirm = False
     if request.method == "POST":
         form = QCCorrectionForm(request.POST, checkpoint=checkpoint)
@@ -180,7 +164,7 @@ def qc_correct(request: HttpRequest, pk: int) -> HttpResponse:
                             "new": new.display_value,
                         },
                     )
-                    _deviation_message(request, new)
+                    _deviation_message(request, new, stage_run.run.lab_id)
                     return redirect(
                         reverse("web:run", args=[stage_run.run_id]) + f"#stage-{stage_run.pk}"
                     )
@@ -208,7 +192,7 @@ def qc_correct(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "confirm": confirm,
             "correcting": result,
-            "history": _history(result),
+            "history": qc_selectors.qc_result_history(result=result, lab=lab),
             "check_url": reverse("web:qc_check", args=[stage_run.pk, checkpoint.pk]),
             "allowed": (checkpoint.spec or {}).get("allowed") or [],
         },

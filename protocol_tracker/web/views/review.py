@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from protocol_tracker.core.errors import DomainError, SignatureRefused
-from protocol_tracker.protocols.models import CheckpointTemplate
-from protocol_tracker.qc.models import Deviation, DeviationKind, DeviationStatus, Verdict
-from protocol_tracker.runs.models import Run, RunStatus, StageRun, StageStatus
-from protocol_tracker.web.access import add_domain_error, lab_view, require, scoped_or_404, use_lab
+from protocol_tracker.protocols.selectors import checkpoints_pending_allowed
+from protocol_tracker.qc import selectors as qc_selectors
+from protocol_tracker.qc.models import DeviationKind, DeviationStatus
+from protocol_tracker.runs import selectors as run_selectors
+from protocol_tracker.runs.models import Run
+from protocol_tracker.web.access import add_domain_error, lab_view, or_404, require, use_lab
 from protocol_tracker.web.forms import DispositionForm, InvestigationForm, RejectForm, ReleaseForm
 from protocol_tracker.web.runpage import run_page_data
 
-QUEUE_LIMIT = 100
 # FDA OOS guidance: these need a phase I laboratory investigation before a disposition.
 INVESTIGATE_FIRST = (DeviationKind.OUT_OF_SPEC, DeviationKind.LATE_RESULT)
 
@@ -41,44 +41,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     lab = request.lab
     context: dict = {"nav": "review"}
     if lab is not None:
-        runs = (
-            Run.objects.for_lab(lab)
-            .filter(status=RunStatus.COMPLETED)
-            .select_related("protocol", "donor")
-            .annotate(
-                open_deviations=Count(
-                    "deviations", filter=~Q(deviations__status=DeviationStatus.CLOSED)
-                ),
-                failed_results=Count(
-                    "stage_runs__qc_results",
-                    filter=Q(
-                        stage_runs__qc_results__verdict=Verdict.FAIL,
-                        stage_runs__qc_results__superseded_by__isnull=True,
-                    ),
-                    distinct=True,
-                ),
-            )
-            .order_by("completed_at", "pk")
-        )
-        stages = (
-            StageRun.objects.for_lab(lab)
-            .filter(status=StageStatus.AWAITING_QC)
-            .select_related("run", "stage")
-            .order_by("due_at", "pk")
-        )
-        deviations = (
-            Deviation.objects.for_lab(lab)
-            .exclude(status=DeviationStatus.CLOSED)
-            .select_related("run", "stage_run__stage", "qc_result", "opened_by")
-            .order_by("opened_at", "pk")
-        )
-        context.update(
-            {
-                "runs": list(runs[:QUEUE_LIMIT]),
-                "stages": list(stages[:QUEUE_LIMIT]),
-                "deviations": list(deviations[:QUEUE_LIMIT]),
-            }
-        )
+        queue = qc_selectors.review_queue(lab=lab)
+        context.update({"runs": queue.runs, "stages": queue.stages, "deviations": queue.deviations})
     return render(request, "web/review_queue.html", context)
 
 
@@ -86,19 +50,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from protocol_tracker.qc import services
 
-    deviation = scoped_or_404(
-        request,
-        Deviation.objects.select_related(
-            "lab",
-            "run",
-            "stage_run__stage",
-            "qc_result__checkpoint",
-            "qc_result__recorded_by",
-            "opened_by",
-            "closed_by",
-        ),
-        pk=pk,
-    )
+    deviation = or_404(qc_selectors.deviation_for_user, deviation_id=pk, user=request.user)
     use_lab(request, deviation.lab)
     investigate_form = InvestigationForm(prefix="inv")
     sign_form = DispositionForm(prefix="sign")
@@ -166,11 +118,7 @@ def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _run_for_signing(request: HttpRequest, pk: int) -> Run:
-    run = scoped_or_404(
-        request,
-        Run.objects.select_related("lab", "protocol", "donor", "parent", "assignee"),
-        pk=pk,
-    )
+    run = or_404(run_selectors.run_for_user, run_id=pk, user=request.user)
     use_lab(request, run.lab)
     require(request.perms.can_review)
     return run
@@ -190,9 +138,7 @@ def run_release(request: HttpRequest, pk: int) -> HttpResponse:
     }
     pending_choices = [
         (cp.key, cp.name)
-        for cp in CheckpointTemplate.objects.filter(
-            protocol_id=run.protocol_id, pending_allowed=True
-        ).order_by("stage__order", "order")
+        for cp in checkpoints_pending_allowed(protocol=run.protocol)
         if cp.pk not in recorded
     ]
     form = ReleaseForm(request.POST or None, pending_choices=pending_choices)

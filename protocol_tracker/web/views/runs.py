@@ -6,7 +6,6 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as gettext_now
@@ -14,16 +13,17 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from protocol_tracker.core.errors import DomainError
-from protocol_tracker.protocols.models import ProtocolStatus, ProtocolTemplate
+from protocol_tracker.protocols import selectors as protocol_selectors
+from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.runs import selectors as run_selectors
-from protocol_tracker.runs.models import Donor, Run, RunStatus
+from protocol_tracker.runs.models import Run, RunStatus
 from protocol_tracker.web.access import (
     add_domain_error,
     domain_message,
     lab_view,
+    or_404,
     require,
     require_lab,
-    scoped_or_404,
     use_lab,
 )
 from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
@@ -55,30 +55,23 @@ class RunFilterForm(forms.Form):
 @lab_view
 def run_list(request: HttpRequest) -> HttpResponse:
     lab = request.lab
-    runs = Run.objects.none()
     protocols: list[tuple[str, str]] = []
     if lab is not None:
-        protocols = list(
-            ProtocolTemplate.objects.for_lab(lab)
-            .order_by("code")
-            .values_list("code", "name")
-            .distinct()
-        )
-        # The engine's selector: scoped, with progress and open-deviation counts.
-        runs = run_selectors.runs_for_user(request.user).filter(lab=lab)
+        protocols = protocol_selectors.protocol_choices_for_lab(lab=lab)
     form = RunFilterForm(request.GET or None, protocols=dict(protocols).items())
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["q"]:
-            runs = runs.filter(Q(code__icontains=data["q"]) | Q(donor__code__icontains=data["q"]))
-        if data["status"]:
-            runs = runs.filter(status=data["status"])
-        if data["protocol"]:
-            runs = runs.filter(protocol__code=data["protocol"])
-        if data["mine"]:
-            runs = runs.filter(assignee=request.user)
-        if data["flagged"]:
-            runs = runs.filter(open_deviations__gt=0)
+    runs = Run.objects.none()
+    if lab is not None:
+        data = form.cleaned_data if form.is_valid() else {}
+        # Scoped, with progress and open-deviation counts.
+        runs = qc_selectors.runs_with_deviation_counts(
+            request.user,
+            lab=lab,
+            search=data.get("q", ""),
+            status=data.get("status", ""),
+            protocol_code=data.get("protocol", ""),
+            assignee=request.user if data.get("mine") else None,
+            flagged=bool(data.get("flagged")),
+        )
     page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -95,11 +88,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 
 def _run_for(request: HttpRequest, pk: int) -> Run:
-    run = scoped_or_404(
-        request,
-        Run.objects.select_related("lab", "protocol", "donor", "parent", "assignee", "created_by"),
-        pk=pk,
-    )
+    run = or_404(run_selectors.run_for_user, run_id=pk, user=request.user)
     use_lab(request, run.lab)
     return run
 
@@ -153,11 +142,7 @@ def run_new(request: HttpRequest) -> HttpResponse:
 
     lab = require_lab(request)
     require(request.perms.can_work)
-    protocols = list(
-        ProtocolTemplate.objects.for_lab(lab)
-        .filter(status=ProtocolStatus.PUBLISHED)
-        .order_by("code", "-version")
-    )
+    protocols = list(protocol_selectors.protocols_startable(lab=lab))
     form = RunCreateForm(request.POST or None, protocols=protocols)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -165,13 +150,13 @@ def run_new(request: HttpRequest) -> HttpResponse:
         code = data["donor_code"].strip().upper()
         parent = None
         if data["parent_code"]:
-            parent = Run.objects.for_lab(lab).filter(code=data["parent_code"].strip()).first()
+            parent = run_selectors.run_by_code(lab=lab, code=data["parent_code"].strip())
             if parent is None:
                 form.add_error("parent_code", gettext_now("No run with this code in this lab."))
         if not form.errors:
             try:
                 with transaction.atomic():
-                    donor = Donor.objects.for_lab(lab).filter(code=code).first()
+                    donor = run_selectors.donor_by_code(lab=lab, code=code)
                     if donor is None:
                         donor = services.donor_create(
                             lab=lab,
@@ -205,11 +190,13 @@ def run_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     require(request.perms.can_work)
     try:
         if action == "start":
-            services.run_start(run=run, actor=request.user)
+            run = services.run_start(run=run, actor=request.user)
         elif action == "hold":
-            services.run_hold(run=run, actor=request.user, reason=request.POST.get("reason", ""))
+            run = services.run_hold(
+                run=run, actor=request.user, reason=request.POST.get("reason", "")
+            )
         elif action == "resume":
-            services.run_resume(run=run, actor=request.user)
+            run = services.run_resume(run=run, actor=request.user)
         else:
             raise Http404("unknown action")
     except DomainError as exc:
@@ -218,6 +205,6 @@ def run_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.success(
             request,
             gettext_now("Run %(code)s: %(status)s.")
-            % {"code": run.code, "status": Run.objects.get(pk=run.pk).get_status_display()},
+            % {"code": run.code, "status": run.get_status_display()},
         )
     return redirect("web:run", pk=run.pk)

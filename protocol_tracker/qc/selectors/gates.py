@@ -1,4 +1,4 @@
-"""Reads about QC results, deviations and the review queue, lab-scoped and prefetched."""
+"""What keeps a stage from completing and a run from release: the QC gates the services check."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, QuerySet
-
-from labs.models import CAN_REVIEW, Lab
 from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc.models import (
     Deviation,
@@ -17,19 +14,10 @@ from protocol_tracker.qc.models import (
     QCResult,
     Verdict,
 )
-from protocol_tracker.runs.models import Run, RunStatus, StageRun
+from protocol_tracker.runs.models import Run, StageRun
 from protocol_tracker.runs.selectors import post_release_stage_ids
 
 SATISFIED_VERDICTS = frozenset({Verdict.PASS, Verdict.NO_SPEC})
-
-
-def current_results(stage_run: StageRun) -> QuerySet[QCResult]:
-    """The results of ``stage_run`` that no correction or retest has superseded."""
-    return (
-        QCResult.objects.filter(stage_run=stage_run, superseded_by__isnull=True)
-        .select_related("checkpoint", "recorded_by", "recorded_by_instrument", "raw_file")
-        .order_by("checkpoint__order", "checkpoint__key")
-    )
 
 
 @dataclass
@@ -153,127 +141,3 @@ def run_release_check(run: Run) -> ReleaseCheck:
         if stage_gaps:
             gaps[sr.pk] = stage_gaps
     return ReleaseCheck(gaps=gaps, pending=pending, stage_runs=stage_runs)
-
-
-def checkpoint_trend(
-    *, checkpoint_key: str, protocol_code: str, lab: Lab | int, limit: int = 200
-) -> list[dict]:
-    """Current, judged values of one checkpoint across batches (all versions), oldest first.
-
-    For control charts: each point has the run, the value in the spec's unit, the verdict, the
-    spec it was judged by, and when it was measured.
-    """
-    rows = (
-        QCResult.objects.for_lab(lab)
-        .filter(
-            checkpoint__key=checkpoint_key,
-            checkpoint__protocol__code=protocol_code,
-            superseded_by__isnull=True,
-            verdict__in=[Verdict.PASS, Verdict.FAIL, Verdict.NO_SPEC],
-        )
-        .order_by("-measured_at", "-id")
-        .values(
-            "id",
-            "measured_at",
-            "value_number",
-            "value_in_spec_unit",
-            "value_bool",
-            "value_text",
-            "unit",
-            "verdict",
-            "spec_snapshot",
-            "stage_run__run_id",
-            "stage_run__run__code",
-            "checkpoint__protocol__version",
-        )[:limit]
-    )
-    points = [
-        {
-            "result_id": row["id"],
-            "run_id": row["stage_run__run_id"],
-            "run_code": row["stage_run__run__code"],
-            "protocol_version": row["checkpoint__protocol__version"],
-            "measured_at": row["measured_at"],
-            "value": (
-                row["value_in_spec_unit"]
-                if row["value_in_spec_unit"] is not None
-                else row["value_number"]
-            ),
-            "value_bool": row["value_bool"],
-            "value_text": row["value_text"],
-            "unit": (row["spec_snapshot"] or {}).get("unit", row["unit"]),
-            "verdict": row["verdict"],
-            "spec": (row["spec_snapshot"] or {}).get("spec"),
-        }
-        for row in rows
-    ]
-    points.reverse()
-    return points
-
-
-def deviations_for_user(
-    user, *, status: str | Iterable[str] | None = None, run: Run | int | None = None
-) -> QuerySet[Deviation]:
-    """Deviations in the user's labs; ``status="open"`` means every status but closed."""
-    qs = Deviation.objects.for_user(user).select_related(
-        "run",
-        "run__donor",
-        "stage_run",
-        "stage_run__stage",
-        "qc_result",
-        "qc_result__checkpoint",
-        "opened_by",
-        "closed_by",
-    )
-    if status == "open":
-        qs = qs.exclude(status=DeviationStatus.CLOSED)
-    elif isinstance(status, str):
-        qs = qs.filter(status=status)
-    elif status is not None:
-        qs = qs.filter(status__in=list(status))
-    if run is not None:
-        qs = qs.filter(run=run)
-    return qs.order_by("-opened_at", "-id")
-
-
-@dataclass
-class ReviewQueue:
-    runs_to_release: QuerySet[Run]
-    deviations_to_close: QuerySet[Deviation]
-
-    def __len__(self) -> int:
-        return self.runs_to_release.count() + self.deviations_to_close.count()
-
-
-def review_queue(user) -> ReviewQueue:
-    """What waits for a reviewer: completed runs to release or reject, deviations to dispose of.
-
-    Empty for anyone who is not a reviewer.
-    """
-    runs = (
-        Run.objects.for_user(user, roles=CAN_REVIEW)
-        .filter(status=RunStatus.COMPLETED)
-        .select_related("protocol", "donor", "lab")
-        .prefetch_related(
-            Prefetch(
-                "deviations",
-                queryset=Deviation.objects.exclude(status=DeviationStatus.CLOSED),
-                to_attr="open_deviations",
-            )
-        )
-        .order_by("completed_at", "id")
-    )
-    deviations = (
-        Deviation.objects.for_user(user, roles=CAN_REVIEW)
-        .exclude(status=DeviationStatus.CLOSED)
-        .select_related(
-            "run",
-            "run__donor",
-            "stage_run__stage",
-            "qc_result__checkpoint",
-            "qc_result__recorded_by",
-            "opened_by",
-        )
-        .order_by("opened_at", "id")
-    )
-    return ReviewQueue(runs_to_release=runs, deviations_to_close=deviations)
