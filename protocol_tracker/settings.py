@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "axes",
     "labs",
     "protocol_tracker.audit",
+    "protocol_tracker.signatures",
     "protocol_tracker.protocols",
     "protocol_tracker.runs",
     "protocol_tracker.qc",

@@ -20,7 +20,7 @@ from protocol_tracker.audit.services import audit_record_many
 from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import InvalidTransition, SignatureRefused, ValidationFailed
 from protocol_tracker.core.tasks import enqueue_on_commit
-from protocol_tracker.qc.models import Deviation, DeviationStatus, QCResult, SignatureMeaning
+from protocol_tracker.qc.models import Deviation, DeviationStatus, QCResult
 from protocol_tracker.qc.selectors import run_release_check
 from protocol_tracker.qc.services import signature_sign
 from protocol_tracker.runs.locks import lock_run
@@ -30,6 +30,7 @@ from protocol_tracker.runs.services import (
     run_close_rejected,
     run_close_released,
 )
+from protocol_tracker.signatures.models import SignatureMeaning
 
 RUN_RELEASED_TASK = "reminders.run_released"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from protocol_tracker.qc.models import Deviation, QCResult, RawFile, Signature
+from protocol_tracker.qc.models import Deviation, QCResult, RawFile
 from protocol_tracker.runs.admin import GMPRecordAdmin
+from protocol_tracker.signatures.models import Signature
 
 
 @admin.register(QCResult)

@@ -241,44 +241,6 @@ class Deviation(models.Model):
         return self.status != DeviationStatus.CLOSED
 
 
-class SignatureMeaning(models.TextChoices):
-    REVIEWED = "reviewed", _("Reviewed")
-    APPROVED = "approved", _("Approved")
-    RELEASED = "released", _("Released")
-    REJECTED = "rejected", _("Rejected")
-
-
-class Signature(models.Model):
-    """An electronic signature (21 CFR 11.50/11.70): signer, time, meaning, and the record signed.
-
-    ``record_hash`` binds it to the version of the record that was signed.
-    """
-
-    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="signatures")
-    signer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures"
-    )
-    signer_name = models.CharField(max_length=200)
-    meaning = models.CharField(max_length=10, choices=SignatureMeaning.choices)
-    object_type = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=64)
-    run = models.ForeignKey(
-        "runs.Run", null=True, blank=True, on_delete=models.PROTECT, related_name="signatures"
-    )
-    record_hash = models.CharField(max_length=64)
-    statement = models.TextField()
-    signed_at = models.DateTimeField(auto_now_add=True)
-
-    objects = LabScopedQuerySet.as_manager()
-    lab_field = "lab"
-
-    class Meta:
-        ordering = ["signed_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.signer_name} {self.meaning} {self.object_type}:{self.object_id}"
-
-
 class UploadStatus(models.TextChoices):
     RECEIVED = "received", _("Received")
     PARSING = "parsing", _("Parsing")

@@ -11,9 +11,10 @@ from playwright.sync_api import Page, expect
 
 from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc import services as qc_services
-from protocol_tracker.qc.models import Deviation, DeviationStatus, Signature
+from protocol_tracker.qc.models import Deviation, DeviationStatus
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, RunStatus, StageRun
+from protocol_tracker.signatures.models import Signature
 from tests.factories import PASSWORD
 from tests.web.factories import active_run, web_protocol
 

@@ -16,7 +16,7 @@ from protocol_tracker.core.errors import (
     ValidationFailed,
 )
 from protocol_tracker.outcomes.services import run_reject, run_release
-from protocol_tracker.qc.models import Deviation, DeviationKind, QCResult, Signature
+from protocol_tracker.qc.models import Deviation, DeviationKind, QCResult
 from protocol_tracker.qc.services import (
     deviation_disposition,
     deviation_investigate,
@@ -28,6 +28,7 @@ from protocol_tracker.qc.services import (
 )
 from protocol_tracker.runs.models import RunStatus, StageStatus, TaskOccurrence
 from protocol_tracker.runs.services import stage_start
+from protocol_tracker.signatures.models import Signature
 from tests.factories import PASSWORD
 from tests.runs.conftest import T0
 from tests.runs.factories import work_stage

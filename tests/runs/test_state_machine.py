@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import DomainError
-from protocol_tracker.qc.models import Deviation, QCResult, Signature
+from protocol_tracker.qc.models import Deviation, QCResult
 from protocol_tracker.qc.selectors import accepted_result_ids
 from protocol_tracker.qc.services import (
     deviation_disposition,
@@ -29,6 +29,7 @@ from protocol_tracker.qc.services import (
 )
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_passage, run_start, stage_start
+from protocol_tracker.signatures.models import Signature
 from tests.factories import PASSWORD
 from tests.runs.conftest import T0
 from tests.runs.factories import (

@@ -7,9 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from protocol_tracker.qc import services as qc_services
-from protocol_tracker.qc.models import Deviation, Signature
+from protocol_tracker.qc.models import Deviation
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, StageRun
+from protocol_tracker.signatures.models import Signature
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from protocol_tracker.api.serializers.common import (
     SparseFieldsMixin,
 )
 from protocol_tracker.protocols.models import ProtocolTemplate, StageKind
-from protocol_tracker.qc.models import Deviation, Disposition, QCResult, Signature
+from protocol_tracker.qc.models import Deviation, Disposition, QCResult
 from protocol_tracker.runs.models import (
     ConsentScope,
     Donor,
@@ -22,6 +22,7 @@ from protocol_tracker.runs.models import (
     StageRun,
     TaskOccurrence,
 )
+from protocol_tracker.signatures.models import Signature
 
 
 def result_value(result):

@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 
 from labs.selectors import visible_to
 from protocol_tracker.protocols.models import CheckpointTemplate
-from protocol_tracker.qc.models import Deviation, QCResult, Signature, Verdict
+from protocol_tracker.qc.models import Deviation, QCResult, Verdict
+from protocol_tracker.signatures.models import Signature
 
 if TYPE_CHECKING:
     from labs.models import Lab

@@ -11,9 +11,10 @@ from django.db.models import OuterRef, Prefetch, QuerySet
 
 from protocol_tracker.core.queries import subquery_count
 from protocol_tracker.protocols.models import CheckpointTemplate
-from protocol_tracker.qc.models import Deviation, DeviationStatus, QCResult, Signature, Verdict
+from protocol_tracker.qc.models import Deviation, DeviationStatus, QCResult, Verdict
 from protocol_tracker.runs.models import Run, RunStatus, StageRun, StageStatus, TaskOccurrence
 from protocol_tracker.runs.selectors import runs_for_user
+from protocol_tracker.signatures.models import Signature
 
 if TYPE_CHECKING:
     from labs.models import Lab

@@ -20,12 +20,12 @@ from protocol_tracker.qc.models import (
     DeviationStatus,
     Disposition,
     QCResult,
-    SignatureMeaning,
 )
 from protocol_tracker.qc.services.signatures import signature_sign
 from protocol_tracker.runs.locks import lock_run
 from protocol_tracker.runs.models import Run, StageRun
 from protocol_tracker.runs.services import run_audit_change, run_close_rejected
+from protocol_tracker.signatures.models import SignatureMeaning
 
 DEVIATION_OPENED_TASK = "reminders.deviation_opened"
 

@@ -1,0 +1,1 @@
+"""E-signatures: re-authenticated, with a meaning, bound to a hash of the record signed."""
