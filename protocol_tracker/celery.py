@@ -1,6 +1,7 @@
 """The Celery app. Tasks live in each domain app's ``tasks.py`` and are found by autodiscovery."""
 
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -13,8 +14,6 @@ app.autodiscover_tasks()
 
 def _ensure_broker_folders(**_kwargs) -> None:
     """The embedded filesystem broker needs its folders before the first message."""
-    from pathlib import Path
-
     options = app.conf.broker_transport_options or {}
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):

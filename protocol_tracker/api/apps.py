@@ -7,4 +7,4 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI auth extensions with drf-spectacular.
-        from protocol_tracker.api import schema  # noqa: F401
+        from protocol_tracker.api import schema  # noqa: F401, PLC0415 - registered once apps load

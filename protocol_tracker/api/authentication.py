@@ -11,10 +11,11 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from labs.services import instrument_authenticate
 from protocol_tracker.api.principals import InstrumentPrincipal
+from protocol_tracker.api.services import personal_token_authenticate
 
-# The token kinds, by prefix (labs.services.TOKEN_PREFIX and api.services.TOKEN_PREFIX). The
-# services are imported when a request comes, not when DRF reads its settings.
+# The token kinds, by prefix (labs.services.TOKEN_PREFIX and api.services.TOKEN_PREFIX).
 INSTRUMENT_TOKEN_PREFIX = "pti"  # noqa: S105 - a prefix, not a secret
 PERSONAL_TOKEN_PREFIX = "ptp"  # noqa: S105
 
@@ -46,7 +47,6 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         token = _token_from_header(request)
         if token is None or token.startswith(f"{INSTRUMENT_TOKEN_PREFIX}_"):
             return None
-        from protocol_tracker.api.services import personal_token_authenticate
 
         record = personal_token_authenticate(token)
         if record is None:
@@ -67,7 +67,6 @@ class InstrumentTokenAuthentication(authentication.BaseAuthentication):
         token = _token_from_header(request)
         if token is None or token.startswith(f"{PERSONAL_TOKEN_PREFIX}_"):
             return None
-        from labs.services import instrument_authenticate
 
         instrument = instrument_authenticate(token)
         if instrument is None:

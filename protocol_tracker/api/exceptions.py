@@ -25,6 +25,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 from protocol_tracker.core.errors import DomainError
 
@@ -180,8 +181,6 @@ def _domain_problem(exc: DomainError, request) -> Response:
 
 
 def exception_handler(exc, context):
-    from rest_framework.views import set_rollback
-
     request = context.get("request")
     set_rollback()
     if isinstance(exc, DomainError):

@@ -23,6 +23,7 @@ import re
 import orjson
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from protocol_tracker.api.exceptions import IdempotencyMismatch
@@ -77,8 +78,6 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 def idempotency_key(request) -> str | None:
     """The request's valid key, None when absent; a malformed key is a 400."""
-    from rest_framework.exceptions import ValidationError
-
     key = request.headers.get(HEADER)
     if key is None:
         return None

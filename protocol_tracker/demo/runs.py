@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labs.models import Lab
+from protocol_tracker.protocols.defaults import PROTOCOLS
 from protocol_tracker.protocols.models import CheckpointTemplate, ProtocolTemplate
 from protocol_tracker.qc.services import qc_result_record, stage_complete
 from protocol_tracker.runs.models import Donor, Run, StageRun, StageStatus, TaskOccurrence
@@ -117,8 +118,6 @@ def _work_until(
 
 
 def _protocols(lab: Lab) -> tuple[ProtocolTemplate, ProtocolTemplate]:
-    from protocol_tracker.protocols.defaults import PROTOCOLS
-
     codes = [p["code"] for p in PROTOCOLS]
     found = {
         p.code: p

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from protocol_tracker import specs
+from protocol_tracker.reminders import selectors as reminder_selectors
 from protocol_tracker.specs.units import UnitError
 
 
@@ -71,8 +72,6 @@ def unread_count(user) -> int:
     if cache is not None:
         return cache
     try:
-        from protocol_tracker.reminders import selectors as reminder_selectors
-
         count = reminder_selectors.notifications_for_user(user, unread=True).count()
     except (ImportError, AttributeError):
         count = 0

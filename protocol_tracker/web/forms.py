@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from protocol_tracker import specs
 from protocol_tracker.protocols.models import ValueType
+from protocol_tracker.qc.models import Disposition
 from protocol_tracker.specs.units import UnitError, normalize_unit
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
@@ -116,8 +117,6 @@ class DispositionForm(SignForm):
     field_order = ["decision", "justification", "password"]
 
     def __init__(self, *args, **kwargs):
-        from protocol_tracker.qc.models import Disposition
-
         super().__init__(*args, **kwargs)
         self.fields["decision"].choices = Disposition.choices
 

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -392,7 +393,6 @@ def _insert_results(results: list[QCResult]) -> None:
     if connection.vendor != "postgresql":
         QCResult.objects.bulk_create(results, batch_size=1000)
         return
-    import psycopg
 
     table = QCResult._meta.db_table
     now = timezone.now()

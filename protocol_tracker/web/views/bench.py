@@ -11,7 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from protocol_tracker.core.errors import DomainError
+from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import selectors as run_selectors
+from protocol_tracker.runs import services as run_services
 from protocol_tracker.web.access import domain_message, lab_view, or_404, require, use_lab
 
 
@@ -76,14 +78,12 @@ def _run_action(request: HttpRequest, call, success: str, default_next: str) -> 
 @require_POST
 @lab_view
 def stage_start(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.runs import services
-
     stage_run = or_404(run_selectors.stage_run_for_user, stage_run_id=pk, user=request.user)
     use_lab(request, stage_run.run.lab)
     require(request.perms.can_work)
     return _run_action(
         request,
-        lambda: services.stage_start(stage_run=stage_run, actor=request.user),
+        lambda: run_services.stage_start(stage_run=stage_run, actor=request.user),
         _("Started %(stage)s on %(run)s.")
         % {"stage": stage_run.stage.name, "run": stage_run.run.code},
         "/",
@@ -93,15 +93,13 @@ def stage_start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @lab_view
 def stage_complete(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.qc import services
-
     stage_run = or_404(run_selectors.stage_run_for_user, stage_run_id=pk, user=request.user)
     use_lab(request, stage_run.run.lab)
     require(request.perms.can_work)
     note = request.POST.get("note", "").strip()
     return _run_action(
         request,
-        lambda: services.stage_complete(stage_run=stage_run, actor=request.user, note=note),
+        lambda: qc_services.stage_complete(stage_run=stage_run, actor=request.user, note=note),
         _("Completed %(stage)s on %(run)s.")
         % {"stage": stage_run.stage.name, "run": stage_run.run.code},
         "/",
@@ -111,14 +109,12 @@ def stage_complete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @lab_view
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.runs import services
-
     occurrence = or_404(run_selectors.task_occurrence_for_user, occurrence_id=pk, user=request.user)
     use_lab(request, occurrence.stage_run.run.lab)
     require(request.perms.can_work)
     return _run_action(
         request,
-        lambda: services.task_done(occurrence=occurrence, actor=request.user),
+        lambda: run_services.task_done(occurrence=occurrence, actor=request.user),
         _("Done: %(task)s on %(run)s.")
         % {"task": occurrence.task.name, "run": occurrence.stage_run.run.code},
         "/",

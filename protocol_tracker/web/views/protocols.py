@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols import selectors
+from protocol_tracker.protocols import services as protocol_services
 from protocol_tracker.protocols.models import ProtocolStatus, ProtocolTemplate, StageTemplate
 from protocol_tracker.web.access import (
     add_domain_error,
@@ -42,14 +43,12 @@ def protocol_list(request: HttpRequest) -> HttpResponse:
 
 @lab_view
 def protocol_new(request: HttpRequest) -> HttpResponse:
-    from protocol_tracker.protocols import services
-
     lab = require_lab(request)
     require(request.perms.can_design)
     form = ProtocolDraftForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            protocol = services.protocol_create_draft(
+            protocol = protocol_services.protocol_create_draft(
                 lab=lab, actor=request.user, **form.cleaned_data
             )
         except DomainError as exc:
@@ -63,12 +62,10 @@ def protocol_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 @lab_view
 def protocol_import_defaults(request: HttpRequest) -> HttpResponse:
-    from protocol_tracker.protocols import services
-
     lab = require_lab(request)
     require(request.perms.can_design)
     try:
-        imported = services.protocol_import_defaults(lab=lab, actor=request.user)
+        imported = protocol_services.protocol_import_defaults(lab=lab, actor=request.user)
     except DomainError as exc:
         messages.error(request, domain_message(exc))
     else:
@@ -138,8 +135,6 @@ def _stage_of(protocol: ProtocolTemplate, stage_pk: str) -> StageTemplate:
 @lab_view
 def protocol_add(request: HttpRequest, pk: int, part: str) -> HttpResponse:
     """Add a stage, a task or a checkpoint to a draft."""
-    from protocol_tracker.protocols import services
-
     protocol = _protocol(request, pk)
     require(request.perms.can_design)
     stages = list(protocol.stages.all())
@@ -150,13 +145,13 @@ def protocol_add(request: HttpRequest, pk: int, part: str) -> HttpResponse:
             prefix="stage",
             stage_keys=[(s.key, f"{s.order}. {s.name}") for s in stages],
         )
-        call = lambda: services.stage_template_add(  # noqa: E731
+        call = lambda: protocol_services.stage_template_add(  # noqa: E731
             protocol=protocol, actor=request.user, **form.service_kwargs()
         )
         forms_kw = {"stage_form": form}
     elif part == "task":
         form = TaskForm(request.POST, prefix="task", stages=stage_choices)
-        call = lambda: services.task_template_add(  # noqa: E731
+        call = lambda: protocol_services.task_template_add(  # noqa: E731
             stage=_stage_of(protocol, form.cleaned_data["stage"]),
             actor=request.user,
             **form.service_kwargs(),
@@ -164,7 +159,7 @@ def protocol_add(request: HttpRequest, pk: int, part: str) -> HttpResponse:
         forms_kw = {"task_form": form}
     elif part == "checkpoint":
         form = CheckpointForm(request.POST, prefix="cp", stages=stage_choices)
-        call = lambda: services.checkpoint_template_add(  # noqa: E731
+        call = lambda: protocol_services.checkpoint_template_add(  # noqa: E731
             stage=_stage_of(protocol, form.cleaned_data["stage"]),
             actor=request.user,
             **form.service_kwargs(),
@@ -187,18 +182,16 @@ def protocol_add(request: HttpRequest, pk: int, part: str) -> HttpResponse:
 @lab_view
 def protocol_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """validate / publish / new_version / retire."""
-    from protocol_tracker.protocols import services
-
     protocol = _protocol(request, pk)
     require(request.perms.can_design)
     try:
         if action == "validate":
-            problems = services.protocol_validate(protocol=protocol)
+            problems = protocol_services.protocol_validate(protocol=protocol)
             if not problems:
                 messages.success(request, _("No problems: this draft can be published."))
             return _detail(request, protocol, problems=problems)
         if action == "publish":
-            services.protocol_publish(
+            protocol_services.protocol_publish(
                 protocol=protocol,
                 actor=request.user,
                 retire_previous=request.POST.get("retire_previous") == "on",
@@ -206,11 +199,11 @@ def protocol_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             messages.success(request, _("Published: this version is now frozen."))
             return redirect("web:protocol", pk=protocol.pk)
         if action == "new_version":
-            draft = services.protocol_new_version(protocol=protocol, actor=request.user)
+            draft = protocol_services.protocol_new_version(protocol=protocol, actor=request.user)
             messages.success(request, _("New draft version %(v)s created.") % {"v": draft.version})
             return redirect("web:protocol", pk=draft.pk)
         if action == "retire":
-            services.protocol_retire(
+            protocol_services.protocol_retire(
                 protocol=protocol, actor=request.user, reason=request.POST.get("retire-reason", "")
             )
             messages.success(request, _("Retired: no new runs will use this version."))

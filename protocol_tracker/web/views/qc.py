@@ -13,6 +13,7 @@ from protocol_tracker import specs
 from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols.selectors import checkpoint_on_stage
 from protocol_tracker.qc import selectors as qc_selectors
+from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.models import QCResult
 from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.web import display
@@ -58,8 +59,6 @@ def _needs_confirmation(form, checkpoint) -> bool:
 
 @lab_view
 def qc_entry(request: HttpRequest, stage_pk: int, checkpoint_pk: int) -> HttpResponse:
-    from protocol_tracker.qc import services
-
     stage_run, checkpoint = _stage_and_checkpoint(request, stage_pk, checkpoint_pk)
     require(request.perms.can_work)
     confirm = False
@@ -71,7 +70,7 @@ def qc_entry(request: HttpRequest, stage_pk: int, checkpoint_pk: int) -> HttpRes
             else:
                 data = form.cleaned_data
                 try:
-                    result = services.qc_result_record(
+                    result = qc_services.qc_result_record(
                         stage_run=stage_run,
                         checkpoint=checkpoint,
                         value=data["value"],
@@ -124,8 +123,6 @@ def qc_check(request: HttpRequest, stage_pk: int, checkpoint_pk: int) -> HttpRes
 
 @lab_view
 def qc_correct(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.qc import services
-
     result = or_404(qc_selectors.qc_result_for_user, result_id=pk, user=request.user)
     stage_run, checkpoint = result.stage_run, result.checkpoint
     lab = stage_run.run.lab
@@ -144,7 +141,7 @@ def qc_correct(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 data = form.cleaned_data
                 try:
-                    new = services.qc_result_correct(
+                    new = qc_services.qc_result_correct(
                         result=result,
                         value=data["value"],
                         unit=data["unit"],

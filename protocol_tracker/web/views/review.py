@@ -8,8 +8,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from protocol_tracker.core.errors import DomainError, SignatureRefused
+from protocol_tracker.outcomes import services as outcome_services
 from protocol_tracker.protocols.selectors import checkpoints_pending_allowed
 from protocol_tracker.qc import selectors as qc_selectors
+from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.models import DeviationKind, DeviationStatus
 from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.runs.models import Run
@@ -48,8 +50,6 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 @lab_view
 def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.qc import services
-
     deviation = or_404(qc_selectors.deviation_for_user, deviation_id=pk, user=request.user)
     use_lab(request, deviation.lab)
     investigate_form = InvestigationForm(prefix="inv")
@@ -62,7 +62,7 @@ def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if investigate_form.is_valid():
                 data = investigate_form.cleaned_data
                 try:
-                    services.deviation_investigate(
+                    qc_services.deviation_investigate(
                         deviation=deviation,
                         phase=data["phase"],
                         findings=data["findings"],
@@ -78,7 +78,7 @@ def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if sign_form.is_valid():
                 data = sign_form.cleaned_data
                 try:
-                    services.deviation_disposition(
+                    qc_services.deviation_disposition(
                         deviation=deviation,
                         decision=data["decision"],
                         justification=data["justification"],
@@ -126,8 +126,6 @@ def _run_for_signing(request: HttpRequest, pk: int) -> Run:
 
 @lab_view
 def run_release(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.outcomes import services
-
     run = _run_for_signing(request, pk)
     data = run_page_data(run, with_audit=False)
     recorded = {
@@ -144,7 +142,7 @@ def run_release(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReleaseForm(request.POST or None, pending_choices=pending_choices)
     if request.method == "POST" and form.is_valid():
         try:
-            services.run_release(
+            outcome_services.run_release(
                 run=run,
                 actor=request.user,
                 password=form.cleaned_data["password"],
@@ -177,14 +175,12 @@ def run_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 @lab_view
 def run_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    from protocol_tracker.outcomes import services
-
     run = _run_for_signing(request, pk)
     data = run_page_data(run, with_audit=False)
     form = RejectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.run_reject(
+            outcome_services.run_reject(
                 run=run,
                 actor=request.user,
                 password=form.cleaned_data["password"],

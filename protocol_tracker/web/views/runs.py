@@ -16,6 +16,7 @@ from protocol_tracker.core.errors import DomainError
 from protocol_tracker.protocols import selectors as protocol_selectors
 from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.runs import selectors as run_selectors
+from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, RunStatus
 from protocol_tracker.web.access import (
     add_domain_error,
@@ -138,8 +139,6 @@ class RunCreateForm(forms.Form):
 @lab_view
 def run_new(request: HttpRequest) -> HttpResponse:
     """Register the donor if new, then create a planned run (one transaction)."""
-    from protocol_tracker.runs import services
-
     lab = require_lab(request)
     require(request.perms.can_work)
     protocols = list(protocol_selectors.protocols_startable(lab=lab))
@@ -158,13 +157,13 @@ def run_new(request: HttpRequest) -> HttpResponse:
                 with transaction.atomic():
                     donor = run_selectors.donor_by_code(lab=lab, code=code)
                     if donor is None:
-                        donor = services.donor_create(
+                        donor = run_services.donor_create(
                             lab=lab,
                             code=code,
                             consent_given=data["consent_given"],
                             actor=request.user,
                         )
-                    run = services.run_create(
+                    run = run_services.run_create(
                         lab=lab,
                         protocol=protocol,
                         donor=donor,
@@ -184,19 +183,17 @@ def run_new(request: HttpRequest) -> HttpResponse:
 @lab_view
 def run_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """start / hold / resume a run."""
-    from protocol_tracker.runs import services
-
     run = _run_for(request, pk)
     require(request.perms.can_work)
     try:
         if action == "start":
-            run = services.run_start(run=run, actor=request.user)
+            run = run_services.run_start(run=run, actor=request.user)
         elif action == "hold":
-            run = services.run_hold(
+            run = run_services.run_hold(
                 run=run, actor=request.user, reason=request.POST.get("reason", "")
             )
         elif action == "resume":
-            run = services.run_resume(run=run, actor=request.user)
+            run = run_services.run_resume(run=run, actor=request.user)
         else:
             raise Http404("unknown action")
     except DomainError as exc:
