@@ -12,7 +12,7 @@ from django.test import override_settings
 from protocol_tracker.api.models import InstrumentUpload
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.qc.models import QCResult, RawFile
-from tests.api import factories as f
+from tests import builders as f
 
 pytestmark = pytest.mark.django_db
 

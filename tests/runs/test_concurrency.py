@@ -21,7 +21,8 @@ from protocol_tracker.runs.services import (
     stage_complete,
     stage_start,
 )
-from tests.runs.factories import DonorFactory, protocol_from_dict, simple_protocol_data
+from tests.builders import simple_protocol_data
+from tests.factories import DonorFactory, protocol_from_dict
 
 pytestmark = pytest.mark.postgres
 

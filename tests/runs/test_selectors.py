@@ -30,8 +30,8 @@ from protocol_tracker.runs.services import (
     run_start,
     stage_start,
 )
-from tests.runs.conftest import T0
-from tests.runs.factories import DonorFactory, protocol_from_dict, simple_protocol_data, work_stage
+from tests.builders import T0, simple_protocol_data, work_stage
+from tests.factories import DonorFactory, protocol_from_dict
 
 H = timedelta(hours=1)
 pytestmark = pytest.mark.django_db
