@@ -8,7 +8,7 @@ as b``). Rows written directly, with no service and no audit entry, are ``tests.
   the three builders they are made of
 - ``protocols``: those definitions imported by ``protocol_import``
 - ``runs``: donors, runs, stage work and QC results; passing and failing values
-- ``instruments``: instruments with a credential, generated FCS files
+- ``instruments``: instruments with a credential, generated and real FCS files
 - ``worlds``: one lab's standing objects for the API (``lab_world``) and web (``scenario``) tests
 """
 
@@ -25,9 +25,11 @@ from tests.builders.definitions import (
 )
 from tests.builders.instruments import (
     CELL_COUNTER_MAPPING,
+    FCS_DIR,
     fcs_bytes,
     instrument,
     named_file,
+    real_fcs,
 )
 from tests.builders.protocols import api_protocol, draft_protocol, published_protocol, web_protocol
 from tests.builders.runs import (
@@ -48,6 +50,7 @@ from tests.factories import H
 
 __all__ = [
     "CELL_COUNTER_MAPPING",
+    "FCS_DIR",
     "T0",
     "H",
     "LabWorld",
@@ -70,6 +73,7 @@ __all__ = [
     "passing_value",
     "planned_run",
     "published_protocol",
+    "real_fcs",
     "record",
     "scenario",
     "simple_protocol_data",

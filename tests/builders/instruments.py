@@ -1,11 +1,15 @@
-"""Instruments with their credential, and the files they send."""
+"""Instruments with their credential, and the files they send: generated and real FCS files."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from labs.models import Instrument, InstrumentKind
 from labs.services import instrument_credential_issue
+
+# Real files from the FlowIO project, in the repo with their licence (see the README there).
+FCS_DIR = Path(__file__).resolve().parents[1] / "data" / "fcs"
 
 CELL_COUNTER_MAPPING = {
     "sample_id": "Sample ID",
@@ -36,6 +40,11 @@ def instrument(
     )
     _credential, token = instrument_credential_issue(instrument=inst, actor=None)
     return inst, token
+
+
+def real_fcs(name: str) -> bytes:
+    """The bytes of one of the real FCS files in ``tests/data/fcs``."""
+    return (FCS_DIR / name).read_bytes()
 
 
 def fcs_bytes(events: int = 2000, *, cytometer: str = "TestCyt", serial: str = "") -> bytes:
