@@ -20,6 +20,8 @@ INSECURE_KEY_PREFIX = "django-insecure-"
 DEV_SECRET_KEY = INSECURE_KEY_PREFIX + "protocol-tracker-dev-only-never-in-production"
 _BROKER_SCHEMES = ("filesystem", "redis", "rediss", "memory")
 _EMAIL_SCHEMES = ("console", "smtp", "smtp+tls", "smtp+ssl", "memory", "file", "locmem")
+# A Redis key and a file name of the filesystem broker: no slashes, spaces or wildcards.
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class ConfigError(Exception):
@@ -48,6 +50,7 @@ class Config:
     behind_proxy: bool
     extra: dict = field(default_factory=dict)
     reminder_retry_seconds: int = 30
+    task_default_queue: str = "celery"
 
     @property
     def is_production(self) -> bool:
@@ -177,6 +180,16 @@ def _email(raw: str | None) -> dict:
     return parsed
 
 
+def _queue(environ_: Mapping[str, str]) -> str:
+    name = _get(environ_, "CELERY_TASK_DEFAULT_QUEUE", "celery") or ""
+    if not _QUEUE_NAME.match(name):
+        raise ConfigError(
+            "CELERY_TASK_DEFAULT_QUEUE: 1-100 letters, digits, '.', '_' or '-' "
+            f"(starting with a letter or digit), got {name!r}"
+        )
+    return name
+
+
 def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
     """Read and validate the configuration from ``environ_`` (normally ``os.environ``)."""
     env = (_get(environ_, "DJANGO_ENV", "development") or "").lower()
@@ -244,6 +257,7 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
         default_from_email=_get(environ_, "DEFAULT_FROM_EMAIL", "protocol-tracker@localhost") or "",
         reminder_sweep_seconds=_int(environ_, "REMINDER_SWEEP_SECONDS", 60, lo=5, hi=3600),
         reminder_retry_seconds=_int(environ_, "REMINDER_RETRY_SECONDS", 30, lo=1, hi=600),
+        task_default_queue=_queue(environ_),
         port=_int(environ_, "PORT", 8000, lo=1, hi=65535),
         log_level=(_get(environ_, "LOG_LEVEL", "INFO") or "").upper(),
         secure_ssl_redirect=_bool(environ_, "SECURE_SSL_REDIRECT", default=production),

@@ -22,6 +22,19 @@ from tests.factories import (
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_configure(config) -> None:
+    # A Celery queue of this session's own (tests/celery_worker.py says why).
+    from tests.celery_worker import use_session_queue
+
+    use_session_queue()
+
+
+def pytest_unconfigure(config) -> None:
+    from tests.celery_worker import drop_session_queue
+
+    drop_session_queue()
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip (locally) or fail (in CI) when a service the test needs is absent."""
     if condition:
