@@ -18,14 +18,16 @@ install-dev: $(BIN)/python
 run: install
 	$(BIN)/python manage.py migrate --no-input -v0 && $(BIN)/python manage.py seed_demo && $(BIN)/python manage.py run_all
 
+# Locally the test database is kept between runs (--reuse-db; pytest --create-db rebuilds it);
+# CI (CI=true) builds it fresh.
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter true,$(CI)),--create-db,--reuse-db)
 
 bench: install-dev
 	$(BIN)/python -m tests.bench $(ONLY)
 
 lint: install-dev
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 fmt: install-dev
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -20,6 +20,8 @@ INSECURE_KEY_PREFIX = "django-insecure-"
 DEV_SECRET_KEY = INSECURE_KEY_PREFIX + "protocol-tracker-dev-only-never-in-production"
 _BROKER_SCHEMES = ("filesystem", "redis", "rediss", "memory")
 _EMAIL_SCHEMES = ("console", "smtp", "smtp+tls", "smtp+ssl", "memory", "file", "locmem")
+# A Redis key and a file name of the filesystem broker: no slashes, spaces or wildcards.
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class ConfigError(Exception):
@@ -50,6 +52,7 @@ class Config:
     reminder_retry_seconds: int = 30
     instrument_upload_max_bytes: int = 100 * 1024 * 1024
     instrument_upload_inline_max_bytes: int = 1024 * 1024
+    task_default_queue: str = "celery"
 
     @property
     def is_production(self) -> bool:
@@ -179,6 +182,16 @@ def _email(raw: str | None) -> dict:
     return parsed
 
 
+def _queue(environ_: Mapping[str, str]) -> str:
+    name = _get(environ_, "CELERY_TASK_DEFAULT_QUEUE", "celery") or ""
+    if not _QUEUE_NAME.match(name):
+        raise ConfigError(
+            "CELERY_TASK_DEFAULT_QUEUE: 1-100 letters, digits, '.', '_' or '-' "
+            f"(starting with a letter or digit), got {name!r}"
+        )
+    return name
+
+
 def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
     """Read and validate the configuration from ``environ_`` (normally ``os.environ``)."""
     env = (_get(environ_, "DJANGO_ENV", "development") or "").lower()
@@ -252,6 +265,7 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
         instrument_upload_inline_max_bytes=_int(
             environ_, "INSTRUMENT_UPLOAD_INLINE_MAX_BYTES", 1024 * 1024, lo=0, hi=100 * 1024**2
         ),
+        task_default_queue=_queue(environ_),
         port=_int(environ_, "PORT", 8000, lo=1, hi=65535),
         log_level=(_get(environ_, "LOG_LEVEL", "INFO") or "").upper(),
         secure_ssl_redirect=_bool(environ_, "SECURE_SSL_REDIRECT", default=production),

@@ -154,6 +154,8 @@ DEFAULT_FROM_EMAIL = CONFIG.default_from_email
 CELERY_BROKER_URL = CONFIG.broker_url
 CELERY_BROKER_TRANSPORT_OPTIONS = CONFIG.broker_transport_options
 CELERY_RESULT_BACKEND = CONFIG.result_backend
+# Every task goes to (and every worker without -Q consumes) this one queue.
+CELERY_TASK_DEFAULT_QUEUE = CONFIG.task_default_queue
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True

@@ -9,9 +9,30 @@ import os
 import pytest
 from django.conf import settings
 
-from tests.factories import LabFactory, MembershipFactory, UserFactory
+from protocol_tracker.runs.services import run_create, run_start
+from tests.builders import T0, simple_protocol_data
+from tests.factories import (
+    DonorFactory,
+    LabFactory,
+    MembershipFactory,
+    UserFactory,
+    protocol_from_dict,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config) -> None:
+    # A Celery queue of this session's own (tests/celery_worker.py says why).
+    from tests.celery_worker import use_session_queue
+
+    use_session_queue()
+
+
+def pytest_unconfigure(config) -> None:
+    from tests.celery_worker import drop_session_queue
+
+    drop_session_queue()
 
 
 def require(condition: bool, reason: str) -> None:
@@ -106,6 +127,30 @@ def other_technician(other_lab):
 @pytest.fixture
 def other_reviewer(other_lab):
     return _member(other_lab, "reviewer", "reviewer-b")
+
+
+# The workflow engine's standing objects (runs and QC tests): the simple protocol, a donor, a
+# run of it planned at T0 and the same run started.
+
+
+@pytest.fixture
+def protocol(lab):
+    return protocol_from_dict(lab, simple_protocol_data())
+
+
+@pytest.fixture
+def donor(lab):
+    return DonorFactory(lab=lab, code="DON-001")
+
+
+@pytest.fixture
+def planned_run(lab, protocol, donor, technician):
+    return run_create(lab=lab, protocol=protocol, donor=donor, actor=technician, planned_start=T0)
+
+
+@pytest.fixture
+def active_run(planned_run, technician):
+    return run_start(run=planned_run, actor=technician)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.api import factories
+from tests import builders
 
 
 @pytest.fixture(autouse=True)
@@ -45,16 +45,16 @@ def api():
             return client_for()
         if isinstance(who, str):
             return client_for(who)
-        return client_for(factories.token_for(who))
+        return client_for(builders.token_for(who))
 
     return make
 
 
 @pytest.fixture
 def world(lab, technician2):
-    return factories.lab_world(lab, technician2)
+    return builders.lab_world(lab, technician2)
 
 
 @pytest.fixture
 def other_world(other_lab, other_technician):
-    return factories.lab_world(other_lab, other_technician)
+    return builders.lab_world(other_lab, other_technician)

@@ -26,7 +26,7 @@ from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import TaskOccurrence
-from tests.api import factories as f
+from tests import builders as f
 from tests.api.conftest import client_for
 from tests.factories import PASSWORD
 
@@ -73,11 +73,11 @@ class Case:
 
 
 def _fresh_draft(w):
-    return f.draft_protocol(w.lab, code=_unique("draft"))
+    return f.api_protocol(w.lab, _unique("draft"), publish=False)
 
 
 def _fresh_published(w):
-    return f.published_protocol(w.lab, code=_unique("pub"))
+    return f.api_protocol(w.lab, _unique("pub"))
 
 
 def _held_run(w):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.qc.models import QCResult
 from protocol_tracker.runs.models import Run
-from tests.api import factories as f
+from tests import builders as f
 
 pytestmark = pytest.mark.django_db
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 
 import pytest
 from django.test import override_settings
 
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.qc.models import InstrumentUpload, QCResult, RawFile
-from tests.api import factories as f
+from tests import builders as f
+from tests.builders import real_fcs
 
 pytestmark = pytest.mark.django_db
 
-FCS_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "fcs"
 REAL_FILES = {
     # name: (FCS version, $TOT, $PAR, $CYT)
     "G11.fcs": ("3.1", 5785, 12, "4486521 Attune NxT Acoustic Focusing Cytometer (Lasers: BRVY)"),
@@ -24,13 +23,6 @@ REAL_FILES = {
     "variable_int_example.fcs": ("3.0", 2, 26, "S1400EXi"),
     "data_start_offset_discrepancy_example.fcs": ("3.0", 2, 26, "S1400EXi"),
 }
-
-
-def real_fcs(name: str) -> bytes:
-    path = FCS_DIR / name
-    if not path.exists():
-        pytest.skip(f"the shared FCS test files are not here ({FCS_DIR})")
-    return path.read_bytes()
 
 
 def upload(client, data: bytes, name: str, **fields):

@@ -13,7 +13,7 @@ from protocol_tracker.api.models import IdempotencyRecord
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.qc.models import QCResult
 from protocol_tracker.runs.models import Donor
-from tests.api import factories as f
+from tests import builders as f
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db

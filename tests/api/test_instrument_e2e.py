@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from labs.models import Instrument, InstrumentCredential, InstrumentKind
-from tests.api import factories as f
+from tests import builders as f
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db

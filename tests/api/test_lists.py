@@ -16,7 +16,7 @@ from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.qc.models import Deviation
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Donor, Run, StageRun
-from tests.api import factories as f
+from tests import builders as f
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def runs(world):
     held = run_services.run_hold(
         run=f.active_run(world.protocol, world.worker), actor=world.worker, reason="alarm"
     )
-    other_protocol = f.published_protocol(world.lab, code="second")
+    other_protocol = f.api_protocol(world.lab, "second")
     second = f.active_run(other_protocol, world.worker)
     return {"active": world.run, "planned": planned, "held": held, "second": second}
 

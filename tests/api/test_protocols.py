@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from protocol_tracker.protocols.models import ProtocolTemplate
-from tests.api import factories as f
+from tests import builders as f
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_detail_has_stages_with_tasks_and_checkpoints_spec_and_source(api, world
 
 def test_a_lab_admin_creates_publishes_and_versions_a_protocol(api, lab, lab_admin):
     client = api(lab_admin)
-    definition = f.definition("made-here")
+    definition = f.api_definition("made-here")
 
     created = client.post(
         "/api/v1/protocols/",
@@ -83,7 +83,7 @@ def test_an_empty_draft_cannot_be_published(api, lab, lab_admin):
 
 
 def test_a_bad_definition_names_the_stage_field(api, lab, lab_admin):
-    definition = f.definition("bad")
+    definition = f.api_definition("bad")
     definition["stages"][1]["depends_on"] = ["nowhere"]
 
     response = api(lab_admin).post(

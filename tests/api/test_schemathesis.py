@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi import checks
 
-from tests.api import factories as f
+from tests import builders as f
 
 pytestmark = pytest.mark.django_db
 

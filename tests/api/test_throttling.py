@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.api import factories as f
+from tests import builders as f
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db

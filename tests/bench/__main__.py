@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import django
@@ -23,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "protocol_tracker.settings")
+    # The benchmark's workers get a queue of their own, as the tests' do (tests/celery_worker.py).
+    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"pt-bench-{uuid.uuid4().hex[:12]}"
     django.setup()
     from django.conf import settings
     from django.db import connection

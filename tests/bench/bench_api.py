@@ -35,7 +35,7 @@ def _median(values) -> float:
 def _setup():
     from labs.models import Lab, Membership, Role
     from protocol_tracker.api.services import personal_token_issue
-    from tests.api import factories as f
+    from tests import builders as f
     from tests.factories import UserFactory
 
     lab = Lab.objects.create(name="Bench API", slug="bench-api", timezone="Europe/Berlin")
@@ -264,7 +264,7 @@ def run() -> dict[str, dict]:
         print("   (no COPY on SQLite: set DATABASE_URL=postgres://… for the ratio)")
 
     # --- run list and detail -------------------------------------------------------------
-    protocol = f.published_protocol(lab, code="bench-list")
+    protocol = f.api_protocol(lab, "bench-list")
     detail_run = f.completed_run(protocol, worker)
     _seed_runs(lab, protocol, user, LIST_RUNS)
     with connection.cursor() as cursor:

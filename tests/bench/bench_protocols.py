@@ -32,8 +32,8 @@ def run() -> dict[str, dict]:
     from protocol_tracker.protocols import services
     from protocol_tracker.protocols.defaults import PROTOCOLS
     from protocol_tracker.protocols.selectors import protocol_detail, protocol_export
+    from tests.builders import chain_definition
     from tests.factories import UserFactory
-    from tests.protocols.factories import chain_definition
 
     lab = Lab.objects.create(name="Bench protocols", slug="bench-protocols")
     user = UserFactory(username="bench-protocols-admin")

@@ -249,8 +249,8 @@ def _due_to_sent(lab, technician) -> float:
     from protocol_tracker.reminders.models import Notification
     from protocol_tracker.runs.models import StageRun
     from tests.celery_worker import celery_process
+    from tests.factories import stage_run_due
     from tests.reminders.conftest import MailSink, free_port, wait_until
-    from tests.reminders.factories import stage_run_due
 
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     interval = settings.REMINDER_SWEEP_SECONDS

@@ -24,8 +24,8 @@ def _setup():
     from protocol_tracker.qc import services as qc_services
     from protocol_tracker.runs import services as run_services
     from protocol_tracker.runs.models import StageRun
+    from tests.builders import active_run, web_protocol
     from tests.factories import LabFactory, MembershipFactory, UserFactory
-    from tests.web.factories import active_run, web_protocol
 
     lab = LabFactory(name="Bench lab", slug="bench-lab", timezone="Asia/Shanghai")
     technician = UserFactory(username="bench-tech")
@@ -36,7 +36,7 @@ def _setup():
     checkpoint = CheckpointTemplate.objects.get(protocol=protocol, key="viability")
     runs = []
     for i in range(10):
-        run = active_run(lab, protocol, technician, donor_code=f"DON-B{i:03d}", hours_ago=1 + i * 7)
+        run = active_run(protocol, technician, donor_code=f"DON-B{i:03d}", hours_ago=1 + i * 7)
         stage_run = StageRun.objects.filter(run=run).order_by("order").first()
         stage_run = run_services.stage_start(stage_run=stage_run, actor=technician)
         qc_services.qc_result_record(

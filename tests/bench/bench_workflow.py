@@ -71,7 +71,7 @@ def _seed_runs(lab, protocol, donors, n: int, offset: int) -> None:
 def _measure(lab, protocol, technician, donor) -> dict[str, list[int]]:
     from protocol_tracker.qc.services import qc_result_record, stage_complete
     from protocol_tracker.runs.services import run_create, run_start, stage_start
-    from tests.runs.factories import passing_value
+    from tests.builders import passing_value
 
     counts: dict[str, list[int]] = defaultdict(list)
 
@@ -113,7 +113,7 @@ def _bulk(lab, protocol, technician, donors, *, prefix: str = "") -> tuple[float
     from protocol_tracker.qc.models import QCResult
     from protocol_tracker.qc.services import qc_results_record_bulk
     from protocol_tracker.runs.models import Run, StageRun
-    from tests.runs.factories import passing_value
+    from tests.builders import passing_value
 
     bank = protocol.stages.get(key="ipsc_bank")
     checkpoints = [c for c in bank.checkpoints.all() if c.recorded_by != "instrument"]

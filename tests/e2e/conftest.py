@@ -50,9 +50,3 @@ def shots() -> Path:
     folder = Path(settings.VAR_DIR) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Argon2 costs ~0.4 s per user; the browser tests exercise login, not the hasher."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
+from tests.builders import scenario
 from tests.factories import PASSWORD
-from tests.web.factories import scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -15,8 +15,8 @@ from protocol_tracker.qc.models import Deviation, DeviationStatus
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, RunStatus, StageRun
 from protocol_tracker.signatures.models import Signature
+from tests.builders import active_run, web_protocol
 from tests.factories import PASSWORD
-from tests.web.factories import active_run, web_protocol
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -106,7 +106,7 @@ def _history(lab, protocol, technician) -> None:
     that the bench board shows only the run under test)."""
     checkpoint = CheckpointTemplate.objects.get(protocol=protocol, key="viability")
     for i, value in enumerate(HISTORY):
-        run = active_run(lab, protocol, technician, donor_code=f"DON-H{i:02d}")
+        run = active_run(protocol, technician, donor_code=f"DON-H{i:02d}")
         stage_run = run_services.stage_start(
             stage_run=StageRun.objects.get(run=run, order=1), actor=technician
         )
@@ -136,7 +136,7 @@ def _flow(
     protocol = web_protocol(lab)
     if language == "en":
         _history(lab, protocol, technician)
-    run = active_run(lab, protocol, technician, donor_code=f"DON-E2E-{language.upper()}")
+    run = active_run(protocol, technician, donor_code=f"DON-E2E-{language.upper()}")
     suffix = "" if language == "en" else "-zh"
 
     page.goto(f"{base}/accounts/login/")
@@ -242,9 +242,7 @@ def _flow(
 def test_bench_to_release_in_english(
     page, live_server, lab, technician, reviewer, other_lab, other_technician, shots
 ):
-    other_run = active_run(
-        other_lab, web_protocol(other_lab), other_technician, donor_code="DON-OTHER"
-    )
+    other_run = active_run(web_protocol(other_lab), other_technician, donor_code="DON-OTHER")
     _flow(page, live_server, lab, technician, reviewer, "en", shots, other_run=other_run)
 
 

@@ -134,6 +134,27 @@ def test_bad_configuration_names_the_variable(environ, message):
     assert "\n" not in str(excinfo.value)
 
 
+@pytest.mark.parametrize(
+    ("value", "queue"),
+    [(None, "celery"), ("", "celery"), ("tracker-prod", "tracker-prod"), ("pt.t_1", "pt.t_1")],
+)
+def test_the_task_queue_is_celery_unless_set(value, queue):
+    environ = {} if value is None else {"CELERY_TASK_DEFAULT_QUEUE": value}
+
+    assert load(environ, base_dir=BASE).task_default_queue == queue
+
+
+@pytest.mark.parametrize("value", ["two words", "a/b", "-dash-first", "q*", "x" * 101])
+def test_a_bad_task_queue_names_the_variable(value):
+    with pytest.raises(ConfigError) as excinfo:
+        load({"CELERY_TASK_DEFAULT_QUEUE": value}, base_dir=BASE)
+
+    assert str(excinfo.value).startswith(
+        "CELERY_TASK_DEFAULT_QUEUE: 1-100 letters, digits, '.', '_' or '-'"
+    )
+    assert "\n" not in str(excinfo.value)
+
+
 def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     root = Path(__file__).resolve().parents[2]
     return subprocess.run(

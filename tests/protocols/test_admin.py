@@ -15,8 +15,8 @@ from protocol_tracker.protocols.models import (
     StageTemplate,
     TaskTemplate,
 )
+from tests.builders import H, published_protocol
 from tests.factories import MembershipFactory, UserFactory
-from tests.protocols.factories import H, published_protocol
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from protocol_tracker.protocols.models import (
     StageTemplate,
     TaskTemplate,
 )
-from tests.protocols.factories import H
+from tests.builders import H
 
 pytestmark = pytest.mark.django_db
 
@@ -338,7 +338,7 @@ def test_protocol_update_and_discard(lab, lab_admin):
 
 def test_every_write_leaves_audit_events(lab, lab_admin):
     """Each service call appends its events (import and publish-with-retire append more)."""
-    from tests.protocols.factories import chain_definition
+    from tests.builders import chain_definition
 
     def events_of(call):
         start = AuditEvent.objects.count()

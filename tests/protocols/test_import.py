@@ -18,7 +18,7 @@ from protocol_tracker.protocols.models import (
     TaskTemplate,
 )
 from protocol_tracker.protocols.selectors import protocol_export
-from tests.protocols.factories import H, chain_definition
+from tests.builders import H, chain_definition
 
 pytestmark = pytest.mark.django_db
 

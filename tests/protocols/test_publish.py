@@ -17,7 +17,7 @@ from protocol_tracker.protocols.models import (
     StageTemplate,
     TaskTemplate,
 )
-from tests.protocols.factories import H, chain_definition, draft_protocol, published_protocol
+from tests.builders import H, chain_definition, draft_protocol, published_protocol
 
 pytestmark = pytest.mark.django_db
 

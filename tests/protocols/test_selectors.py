@@ -14,7 +14,7 @@ from protocol_tracker.protocols.selectors import (
     protocols_for_user,
     stage_order,
 )
-from tests.protocols.factories import chain_definition, draft_protocol, published_protocol
+from tests.builders import chain_definition, draft_protocol, published_protocol
 
 pytestmark = pytest.mark.django_db
 

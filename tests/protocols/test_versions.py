@@ -16,7 +16,7 @@ from protocol_tracker.protocols.models import (
     TaskTemplate,
 )
 from protocol_tracker.protocols.selectors import protocol_diff, protocol_export
-from tests.protocols.factories import H, draft_protocol, published_protocol
+from tests.builders import H, draft_protocol, published_protocol
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,8 @@ from protocol_tracker.core.errors import NotPermitted, RowErrors, ValidationFail
 from protocol_tracker.qc.models import Deviation, QCResult, RawFile
 from protocol_tracker.qc.services import qc_results_record_bulk, raw_file_store
 from protocol_tracker.runs.services import stage_start
+from tests.builders import T0, work_stage
 from tests.factories import InstrumentFactory
-from tests.runs.conftest import T0
-from tests.runs.factories import work_stage
 
 H = timedelta(hours=1)
 NOW = T0 + 31 * H

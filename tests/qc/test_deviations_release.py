@@ -29,9 +29,8 @@ from protocol_tracker.qc.services import (
 from protocol_tracker.runs.models import RunStatus, StageStatus, TaskOccurrence
 from protocol_tracker.runs.services import stage_start
 from protocol_tracker.signatures.models import Signature
+from tests.builders import T0, work_stage
 from tests.factories import PASSWORD
-from tests.runs.conftest import T0
-from tests.runs.factories import work_stage
 
 H = timedelta(hours=1)
 pytestmark = pytest.mark.django_db

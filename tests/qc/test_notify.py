@@ -13,7 +13,8 @@ from protocol_tracker.qc.services import qc_result_record
 from protocol_tracker.reminders.models import Notification
 from protocol_tracker.runs.models import StageRun
 from protocol_tracker.runs.services import run_create, run_start, stage_start
-from tests.runs.factories import DonorFactory, protocol_from_dict, simple_protocol_data
+from tests.builders import simple_protocol_data
+from tests.factories import DonorFactory, protocol_from_dict
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from protocol_tracker.qc.parsers import MAX_FCS_BYTES, FcsMetadata, ParseError, fcs_check, parse_fcs
 from protocol_tracker.qc.parsers import fcs as fcs_module
-
-FCS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fcs"
+from tests.builders import FCS_DIR
 
 DEFAULT_METADATA = {
     "$CYT": "Attune NxT",
@@ -67,9 +66,7 @@ def patch_header(data: bytes, start: int, value: bytes) -> bytes:
 
 @pytest.fixture
 def fcs_dir() -> Path:
-    """The shared real FCS files; skip where they are not checked out next to the repo."""
-    if not FCS_DIR.is_dir():
-        pytest.skip(f"shared/data/fcs not present: {FCS_DIR} (real FCS files are not in the repo)")
+    """The real FCS files, in the repo (tests/data/fcs, with their licence)."""
     return FCS_DIR
 
 

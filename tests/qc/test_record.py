@@ -14,8 +14,8 @@ from protocol_tracker.qc.models import Deviation, DeviationKind, QCResult, Verdi
 from protocol_tracker.qc.services import qc_result_correct, qc_result_record, stage_complete
 from protocol_tracker.runs.models import RunStatus, StageStatus
 from protocol_tracker.runs.services import stage_start
+from tests.builders import T0
 from tests.factories import InstrumentFactory
-from tests.runs.conftest import T0
 
 H = timedelta(hours=1)
 pytestmark = pytest.mark.django_db

@@ -24,7 +24,7 @@ from protocol_tracker.qc.services import (
 )
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, RunStatus, StageRun
-from tests.api.factories import donor, wide_definition
+from tests.builders import new_donor, wide_definition
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def _completed_run(protocol, technician, reviewer, *, results, failing, correcte
     run = run_services.run_create(
         lab=protocol.lab,
         protocol=protocol,
-        donor=donor(protocol.lab, technician),
+        donor=new_donor(protocol.lab, technician),
         actor=technician,
         planned_start=timezone.now() - timedelta(hours=2),
     )

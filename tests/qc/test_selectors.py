@@ -24,8 +24,8 @@ from protocol_tracker.qc.selectors import (
 from protocol_tracker.qc.services import deviation_open, qc_result_correct
 from protocol_tracker.runs.models import Run
 from protocol_tracker.runs.services import run_create, run_start
-from tests.runs.conftest import T0
-from tests.runs.factories import DonorFactory, protocol_from_dict, simple_protocol_data, work_stage
+from tests.builders import T0, simple_protocol_data, work_stage
+from tests.factories import DonorFactory, protocol_from_dict
 
 H = timedelta(hours=1)
 pytestmark = pytest.mark.django_db

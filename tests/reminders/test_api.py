@@ -7,7 +7,7 @@ import time_machine
 from rest_framework.test import APIClient
 
 from protocol_tracker.reminders.models import Notification, NotificationPreference
-from tests.reminders.factories import H, stage_run_due
+from tests.factories import H, stage_run_due
 from tests.reminders.helpers import sweep_and_send
 
 NOW = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)

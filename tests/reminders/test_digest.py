@@ -9,7 +9,7 @@ from protocol_tracker.qc.models import Deviation, DeviationKind
 from protocol_tracker.reminders.models import Notification, NotificationPreference
 from protocol_tracker.reminders.services import digests_sweep
 from protocol_tracker.runs.models import RunStatus
-from tests.reminders.factories import H, RunFactory, stage_run_due
+from tests.factories import H, RunFactory, stage_run_due
 from tests.reminders.helpers import digest_and_send, rows
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from icalendar import Calendar
 
 from protocol_tracker.reminders.services import calendar_token_issue, calendar_token_rotate
 from protocol_tracker.runs.models import StageStatus
-from tests.reminders.factories import H, TaskOccurrenceFactory, stage_run_due
+from tests.factories import H, TaskOccurrenceFactory, stage_run_due
 
 NOW = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from protocol_tracker.reminders.services import (
     notification_send,
     reminders_sweep,
 )
-from tests.reminders.factories import H, stage_run_due
+from tests.factories import H, stage_run_due
 
 NOW = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)
 pytestmark = pytest.mark.django_db

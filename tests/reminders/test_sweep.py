@@ -9,8 +9,14 @@ from django.utils import timezone
 from protocol_tracker.reminders.models import Notification, NotificationStatus
 from protocol_tracker.reminders.services import notification_send, reminders_sweep
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
-from tests.factories import LabFactory, MembershipFactory, UserFactory
-from tests.reminders.factories import H, TaskOccurrenceFactory, stage_run_due
+from tests.factories import (
+    H,
+    LabFactory,
+    MembershipFactory,
+    TaskOccurrenceFactory,
+    UserFactory,
+    stage_run_due,
+)
 from tests.reminders.helpers import rows, send_all, sweep_and_send
 
 NOW = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)  # 10:00 in the lab's zone (Asia/Shanghai)

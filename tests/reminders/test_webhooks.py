@@ -26,7 +26,7 @@ from protocol_tracker.reminders.services import (
     webhook_deliver,
 )
 from protocol_tracker.runs.models import RunStatus
-from tests.reminders.factories import H, failed_result, stage_run_due
+from tests.factories import H, failed_result, stage_run_due
 from tests.reminders.helpers import rows, sweep_and_send
 
 NOW = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)

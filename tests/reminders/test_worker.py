@@ -21,8 +21,8 @@ from protocol_tracker.celery import app
 from protocol_tracker.reminders.models import Notification
 from protocol_tracker.reminders.services import reminders_sweep
 from tests.celery_worker import celery_process
+from tests.factories import H, stage_run_due
 from tests.reminders.conftest import wait_until
-from tests.reminders.factories import H, stage_run_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SWEEP = 5  # seconds: REMINDER_SWEEP_SECONDS for these processes (the smallest allowed)

@@ -15,7 +15,8 @@ from protocol_tracker.qc.models import QCResult
 from protocol_tracker.qc.services import qc_result_record, stage_complete
 from protocol_tracker.runs.models import Run, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_passage, run_start, stage_start
-from tests.runs.factories import DonorFactory, protocol_from_dict, simple_protocol_data
+from tests.builders import simple_protocol_data
+from tests.factories import DonorFactory, protocol_from_dict
 
 pytestmark = pytest.mark.postgres
 

@@ -15,9 +15,8 @@ from protocol_tracker.qc.models import Deviation
 from protocol_tracker.qc.services import qc_result_record, stage_complete
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_start, stage_start
-from tests.factories import PASSWORD, InstrumentFactory
-from tests.runs.conftest import T0
-from tests.runs.factories import DonorFactory, passing_value
+from tests.builders import T0, passing_value
+from tests.factories import PASSWORD, DonorFactory, InstrumentFactory
 
 pytestmark = pytest.mark.django_db
 

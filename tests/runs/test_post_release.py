@@ -27,9 +27,8 @@ from protocol_tracker.runs import planning
 from protocol_tracker.runs.models import Run, RunStatus, StageStatus, TaskOccurrence
 from protocol_tracker.runs.selectors import bench_board, post_release_stage_ids
 from protocol_tracker.runs.services import run_create, run_start, stage_start, task_done
-from tests.factories import PASSWORD
-from tests.runs.conftest import T0
-from tests.runs.factories import clinical_protocol_data, protocol_from_dict, work_stage
+from tests.builders import T0, clinical_protocol_data, work_stage
+from tests.factories import PASSWORD, protocol_from_dict
 
 H = timedelta(hours=1)
 D = 24 * H

@@ -10,8 +10,7 @@ import pytest
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.qc.models import Deviation, DeviationKind
 from protocol_tracker.runs.models import RunStatus, StageStatus, TaskOccurrence
-from tests.runs.conftest import T0
-from tests.runs.factories import work_stage
+from tests.builders import T0, work_stage
 
 H = timedelta(hours=1)
 pytestmark = pytest.mark.django_db

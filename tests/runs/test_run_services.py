@@ -34,8 +34,8 @@ from protocol_tracker.runs.services import (
     stage_start,
     task_done,
 )
-from tests.runs.conftest import T0
-from tests.runs.factories import DonorFactory, protocol_from_dict, simple_protocol_data
+from tests.builders import T0, simple_protocol_data
+from tests.factories import DonorFactory, protocol_from_dict
 
 H = timedelta(hours=1)
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from protocol_tracker.runs.selectors import (
     runs_for_user,
 )
 from protocol_tracker.runs.services import run_create, run_spawn_child, run_start
-from tests.runs.conftest import T0
-from tests.runs.factories import DonorFactory, work_stage
+from tests.builders import T0, work_stage
+from tests.factories import DonorFactory
 
 H = timedelta(hours=1)
 pytestmark = pytest.mark.django_db

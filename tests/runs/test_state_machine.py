@@ -30,15 +30,8 @@ from protocol_tracker.qc.services import (
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_passage, run_start, stage_start
 from protocol_tracker.signatures.models import Signature
-from tests.factories import PASSWORD
-from tests.runs.conftest import T0
-from tests.runs.factories import (
-    DonorFactory,
-    failing_value,
-    passing_value,
-    protocol_from_dict,
-    simple_protocol_data,
-)
+from tests.builders import T0, failing_value, passing_value, simple_protocol_data
+from tests.factories import PASSWORD, DonorFactory, protocol_from_dict
 
 H = timedelta(hours=1)
 STAGES = ["collect", "expand", "release"]

@@ -1,14 +1,6 @@
 import pytest
 
-from tests.web.factories import scenario
-
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Argon2 costs ~0.4 s per user; these tests create many users and test no hashing."""
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+from tests.builders import scenario
 
 
 @pytest.fixture

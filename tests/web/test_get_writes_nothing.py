@@ -23,7 +23,7 @@ from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.reminders.models import Notification
 from protocol_tracker.reminders.services import calendar_token_issue
 from protocol_tracker.runs.models import TaskOccurrence
-from tests.api import factories as f
+from tests import builders as f
 
 pytestmark = pytest.mark.django_db
 

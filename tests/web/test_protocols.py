@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from protocol_tracker.protocols.models import CheckpointTemplate, ProtocolTemplate, StageTemplate
-from tests.web.factories import web_protocol
+from tests.builders import web_protocol
 
 pytestmark = pytest.mark.django_db
 

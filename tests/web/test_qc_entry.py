@@ -9,7 +9,7 @@ from django.urls import reverse
 from protocol_tracker.qc.models import Deviation, QCResult
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import StageRun
-from tests.web.factories import active_run, web_protocol
+from tests.builders import active_run, web_protocol
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +165,7 @@ def test_service_refusal_is_shown_next_to_the_value(client, own, technician):
 def fresh(lab, technician):
     """An active run whose first stage is ready (not started, no results)."""
     protocol = web_protocol(lab, code="fresh")
-    run = active_run(lab, protocol, technician, donor_code="DON-FRESH")
+    run = active_run(protocol, technician, donor_code="DON-FRESH")
     return StageRun.objects.get(run=run, order=1)
 
 

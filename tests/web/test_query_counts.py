@@ -9,7 +9,7 @@ from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, StageRun
-from tests.web.factories import active_run, web_protocol
+from tests.builders import active_run, web_protocol
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def _add_runs(lab, protocol, technician, count: int, start: int) -> None:
     """Active runs whose first stage is in progress with a viability result (for the trend)."""
     checkpoint = CheckpointTemplate.objects.get(protocol=protocol, key="viability")
     for i in range(start, start + count):
-        run = active_run(lab, protocol, technician, donor_code=f"DON-Q{i:03d}")
+        run = active_run(protocol, technician, donor_code=f"DON-Q{i:03d}")
         stage_run = StageRun.objects.filter(run=run).order_by("order").first()
         stage_run = run_services.stage_start(stage_run=stage_run, actor=technician)
         qc_services.qc_result_record(

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from protocol_tracker.runs.models import Donor, Run
-from tests.web.factories import web_protocol
+from tests.builders import web_protocol
 
 pytestmark = pytest.mark.django_db
 
