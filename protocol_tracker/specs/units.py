@@ -257,7 +257,7 @@ def normalize_analyte(analyte: str | None) -> str | None:
 
 
 # --- analyte-specific conversions ----------------------------------------------------------
-# Source: /work/shared/domain/reference.md §2, "Endpoint units the tracker must handle". The
+# Source: docs/domain-reference.md §2, "Endpoint units the tracker must handle". The
 # reference tags these GK (general domain knowledge, not checked against a retrieved source).
 #
 # Mass <-> molar concentration, as pmol/L per ng/mL (the two dimensions' base units):

@@ -1,6 +1,6 @@
 """Default protocol templates, as plain Python data (no Django, no database).
 
-Everything here is transcribed from ``/work/shared/domain/reference.md``. Every stage and
+Everything here is transcribed from ``docs/domain-reference.md``. Every stage and
 checkpoint carries a ``source`` that cites the reference's tags exactly as the reference gives
 them (``[R3]``, ``[B6]``, ``GK``, ``CONV``, ...). Rules followed:
 

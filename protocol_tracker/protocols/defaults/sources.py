@@ -1,6 +1,6 @@
 """The reference's source tags and the two tags for what no source gives (``GK``, ``CONV``).
 
-A ``source`` field cites the tags exactly as ``/work/shared/domain/reference.md`` gives them;
+A ``source`` field cites the tags exactly as ``docs/domain-reference.md`` gives them;
 :func:`src` expands a known tag to its short title.
 """
 
