@@ -27,7 +27,7 @@ bench: install-dev
 	$(BIN)/python -m tests.bench $(ONLY)
 
 lint: install-dev
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports && $(BIN)/mypy
 
 fmt: install-dev
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
 from labs.models import Instrument, Lab, Membership
+from protocol_tracker.core.actors import Actor, Person
 from protocol_tracker.core.errors import NotPermitted
+from protocol_tracker.core.scoping import LabScopedQuerySet
 
 if TYPE_CHECKING:
     from protocol_tracker.core.actors import Actor
 
-QS = TypeVar("QS", bound=QuerySet)
+QS = TypeVar("QS", bound=LabScopedQuerySet)
 
 
 def visible_to(queryset: QS, viewer: Actor) -> QS:
@@ -24,7 +27,7 @@ def visible_to(queryset: QS, viewer: Actor) -> QS:
     return queryset.for_user(viewer)
 
 
-def labs_for_user(user) -> QuerySet[Lab]:
+def labs_for_user(user: Person) -> QuerySet[Lab]:
     return Lab.objects.for_user(user).order_by("name")
 
 
@@ -33,37 +36,41 @@ def labs_visible_to(viewer: Actor) -> QuerySet[Lab]:
     return visible_to(Lab.objects.all(), viewer)
 
 
-def memberships_for_user(user) -> QuerySet[Membership]:
+def memberships_for_user(user: Person) -> QuerySet[Membership]:
     """The user's memberships with their labs, by lab name."""
     return Membership.objects.filter(user=user).select_related("lab").order_by("lab__name")
 
 
-def role_in_lab(user, lab: Lab | int) -> str | None:
+def role_in_lab(user: Actor | None, lab: Lab | int) -> str | None:
     """The user's role in ``lab``, or None when they are not a member."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not isinstance(user, AbstractBaseUser) or not user.is_authenticated or not user.is_active:
         return None
     lab_id = lab if isinstance(lab, int) else lab.pk
     cache = getattr(user, "_lab_roles", None)
     if cache is None:
         cache = dict(Membership.objects.filter(user=user).values_list("lab_id", "role"))
-        user._lab_roles = cache
+        user._lab_roles = cache  # type: ignore[attr-defined]  # cached per request
     return cache.get(lab_id)
 
 
-def has_role(user, lab: Lab | int, roles) -> bool:
+def has_role(user: Actor | None, lab: Lab | int, roles) -> bool:
     return role_in_lab(user, lab) in roles
 
 
-def require_role(actor, lab: Lab | int, roles, doing: str) -> None:
+def require_role(actor: Actor | None, lab: Lab | int, roles, doing: str) -> None:
     """Raise NotPermitted unless ``actor`` (a user) has one of ``roles`` in ``lab``.
 
     The guard every service calls first; ``doing`` completes "<user> may not ... in this lab"."""
-    if actor is None or not has_role(actor, lab, roles):
-        who = actor.get_username() if actor is not None else "nobody"
+    if not has_role(actor, lab, roles):
+        who = (
+            actor.get_username()
+            if isinstance(actor, AbstractBaseUser)
+            else getattr(actor, "name", "nobody")
+        )
         raise NotPermitted(f"{who} may not {doing} in this lab")
 
 
-def sole_lab_for(user, roles) -> Lab | None:
+def sole_lab_for(user: Person, roles) -> Lab | None:
     """The one lab where ``user`` has one of ``roles``; None when there are none or several."""
     role_in_lab(user, 0)  # fills the per-request cache of the user's roles
     candidates = [

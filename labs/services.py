@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from labs.models import Instrument, InstrumentCredential, Lab, Membership
 from protocol_tracker.audit.services import audit_record
+from protocol_tracker.core.actors import Actor, Person
 
 TOKEN_PREFIX = "pti"  # noqa: S105 - a public marker, not a secret
 
@@ -19,7 +21,7 @@ def _hash_secret(secret: str) -> str:
 
 
 @transaction.atomic
-def membership_set(*, lab: Lab, user, role: str, actor) -> Membership:
+def membership_set(*, lab: Lab, user: Person, role: str, actor: Actor) -> Membership:
     """Give ``user`` ``role`` in ``lab`` (one role per lab; changing it is audited)."""
     membership = Membership.objects.select_for_update().filter(lab=lab, user=user).first()
     before = {"role": membership.role} if membership else None
@@ -42,7 +44,7 @@ def membership_set(*, lab: Lab, user, role: str, actor) -> Membership:
 
 @transaction.atomic
 def instrument_credential_issue(
-    *, instrument: Instrument, actor
+    *, instrument: Instrument, actor: Actor
 ) -> tuple[InstrumentCredential, str]:
     """Create a token for ``instrument``; returns the credential and the token, shown only once."""
     prefix = secrets.token_hex(6)
@@ -51,7 +53,7 @@ def instrument_credential_issue(
         instrument=instrument,
         prefix=prefix,
         secret_hash=_hash_secret(secret),
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=actor if isinstance(actor, AbstractBaseUser) else None,
     )
     audit_record(
         actor=actor, action="instrument.token_issued", obj=instrument, after={"prefix": prefix}
@@ -61,7 +63,7 @@ def instrument_credential_issue(
 
 @transaction.atomic
 def instrument_credential_revoke(
-    *, credential: InstrumentCredential, actor, reason: str = ""
+    *, credential: InstrumentCredential, actor: Actor, reason: str = ""
 ) -> InstrumentCredential:
     credential = InstrumentCredential.objects.select_for_update().get(pk=credential.pk)
     if credential.revoked_at is None:

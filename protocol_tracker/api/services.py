@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from protocol_tracker.api.models import PersonalToken
 from protocol_tracker.audit.services import audit_record
+from protocol_tracker.core.actors import Person
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def _hash_secret(secret: str) -> str:
 
 
 @transaction.atomic
-def personal_token_issue(*, user, name: str = "") -> tuple[PersonalToken, str]:
+def personal_token_issue(*, user: Person, name: str = "") -> tuple[PersonalToken, str]:
     """Create a token for ``user``; returns it with the secret token text, shown only once."""
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)  # 256 bits
@@ -41,7 +42,7 @@ def personal_token_issue(*, user, name: str = "") -> tuple[PersonalToken, str]:
 
 
 @transaction.atomic
-def personal_token_revoke(*, token: PersonalToken, actor) -> PersonalToken:
+def personal_token_revoke(*, token: PersonalToken, actor: Person) -> PersonalToken:
     """Revoke ``token`` (idempotent: revoking a revoked token changes nothing)."""
     token = PersonalToken.objects.select_for_update().get(pk=token.pk)
     if token.revoked_at is None:

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 from django.db.models import QuerySet
 
 from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.core.actors import Person
 
 if TYPE_CHECKING:
     from protocol_tracker.runs.models import Run
 
 
-def audit_events_for_user(user) -> QuerySet[AuditEvent]:
+def audit_events_for_user(user: Person) -> QuerySet[AuditEvent]:
     """Audit events of the user's labs (the API's list and detail)."""
     return AuditEvent.objects.for_user(user)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
@@ -263,7 +263,7 @@ _ID = _COLUMNS.index("id")
 
 
 @transaction.atomic
-def audit_record_many(*, actor, changes: Sequence[Change]) -> list[AuditEvent]:
+def audit_record_many(*, actor: Actor | None, changes: Sequence[Change]) -> list[AuditEvent]:
     """Append one event per change, chained, in one insert. Returns the saved events.
 
     On PostgreSQL a batch of ``COPY_MIN_EVENTS`` or more is streamed in with ``COPY`` as its
@@ -276,7 +276,9 @@ def audit_record_many(*, actor, changes: Sequence[Change]) -> list[AuditEvent]:
     return AuditEvent.objects.bulk_create([event for event, _row in _events(actor, changes, prev)])
 
 
-def _events(actor, changes: Sequence[Change], prev: str) -> Iterator[tuple[AuditEvent, list]]:
+def _events(
+    actor: Actor | None, changes: Sequence[Change], prev: str
+) -> Iterator[tuple[AuditEvent, list]]:
     """Each change's event, chained from ``prev``, with its row for ``COPY`` (in ``_COLUMNS``
     order, the JSON columns as their canonical text)."""
     now = timezone.now()
@@ -330,7 +332,7 @@ def _events(actor, changes: Sequence[Change], prev: str) -> Iterator[tuple[Audit
             "prev_hash": prev,
             "hash": digest,
         }
-        event = build(values)
+        event = cast(AuditEvent, build(values))
         # The JSON columns take their canonical text (SQL NULL for None, as the ORM writes).
         values["before"] = None if before is None else before_text
         values["after"] = None if after is None else after_text
@@ -338,7 +340,7 @@ def _events(actor, changes: Sequence[Change], prev: str) -> Iterator[tuple[Audit
         prev = digest
 
 
-def _copy_events(actor, changes: Sequence[Change], prev: str) -> list[AuditEvent]:
+def _copy_events(actor: Actor | None, changes: Sequence[Change], prev: str) -> list[AuditEvent]:
     """``COPY`` the events in (PostgreSQL), their ids drawn from the sequence in chain order
     (the chain lock is held, so nobody else draws meanwhile)."""
     table = AuditEvent._meta.db_table
@@ -362,7 +364,7 @@ def _copy_events(actor, changes: Sequence[Change], prev: str) -> list[AuditEvent
 
 def audit_record(
     *,
-    actor,
+    actor: Actor | None,
     action: str,
     obj: models.Model,
     before: dict | None = None,

@@ -9,7 +9,7 @@ path to another lab's rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.apps import apps
 from django.db import models
@@ -31,22 +31,25 @@ def lab_ids_for_user(user, *, roles: Iterable[str] | None = None) -> models.Quer
     return memberships.values("lab_id")
 
 
-class LabScopedQuerySet(models.QuerySet):
+_M = TypeVar("_M", bound=models.Model)
+
+
+class LabScopedQuerySet(models.QuerySet[_M, _M]):
     def _lab_lookup(self) -> str:
         field = getattr(self.model, "lab_field", None)
         if field is None:
             raise TypeError(f"{self.model.__name__} declares no lab_field")
         return field
 
-    def for_lab(self, lab: Lab | int) -> LabScopedQuerySet:
+    def for_lab(self, lab: Lab | int) -> Self:
         lab_id = lab if isinstance(lab, int) else lab.pk
         return self.filter(**{self._lab_lookup(): lab_id})
 
-    def for_user(self, user, *, roles: Iterable[str] | None = None) -> LabScopedQuerySet:
+    def for_user(self, user, *, roles: Iterable[str] | None = None) -> Self:
         """Rows of the labs ``user`` is a member of (with one of ``roles``, if given)."""
         return self.filter(**{f"{self._lab_lookup()}__in": lab_ids_for_user(user, roles=roles)})
 
-    def for_instrument(self, instrument: Instrument) -> LabScopedQuerySet:
+    def for_instrument(self, instrument: Instrument) -> Self:
         if not instrument.is_active:
             return self.none()
         return self.for_lab(instrument.lab_id)

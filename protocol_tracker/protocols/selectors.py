@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Prefetch, QuerySet
 
 from labs.selectors import visible_to
+from protocol_tracker.core.actors import Person
 from protocol_tracker.protocols.definition import (
     CHECKPOINT_KEYS,
     TASK_KEYS,
@@ -49,7 +50,7 @@ NUMERIC_VALUE_TYPES = (ValueType.NUMBER, ValueType.PERCENT)
 
 
 def protocols_for_user(
-    user, *, lab: Lab | int | None = None, status: str | None = None
+    user: Person, *, lab: Lab | int | None = None, status: str | None = None
 ) -> QuerySet[ProtocolTemplate]:
     """Protocol versions of the user's labs (or of one of them), newest version of each code
     first."""
@@ -88,7 +89,7 @@ def protocol_choices_for_lab(*, lab: Lab | int) -> list[tuple[str, str]]:
 def _stage_prefetch() -> Prefetch:
     return Prefetch(
         "stages",
-        queryset=StageTemplate.objects.order_by("order").prefetch_related(
+        queryset=StageTemplate.objects.order_by("order").prefetch_related(  # type: ignore[type-var]
             Prefetch("depends_on", queryset=StageTemplate.objects.order_by("order")),
             Prefetch("tasks", queryset=TaskTemplate.objects.order_by("key")),
             Prefetch("checkpoints", queryset=CheckpointTemplate.objects.order_by("order", "key")),
@@ -158,7 +159,7 @@ def checkpoint_on_stage(
     )
 
 
-def checkpoint_detail(*, checkpoint_id: int, user) -> CheckpointTemplate:
+def checkpoint_detail(*, checkpoint_id: int, user: Person) -> CheckpointTemplate:
     """One checkpoint of the user's labs with its protocol (and lab) and stage. Another lab's
     checkpoint raises ``DoesNotExist`` like a missing one."""
     return (

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 
 from labs.models import CAN_ADMINISTER, Lab, Membership, Role
+from protocol_tracker.core.actors import Person
 from protocol_tracker.core.scoping import lab_ids_for_user
 from protocol_tracker.qc.models import Deviation, DeviationStatus
 from protocol_tracker.reminders.models import (
@@ -33,7 +34,7 @@ CALENDAR_PAST = timedelta(days=30)
 CALENDAR_LIMIT = 2000
 
 
-def notifications_for_user(user, *, unread: bool | None = None) -> QuerySet[Notification]:
+def notifications_for_user(user: Person, *, unread: bool | None = None) -> QuerySet[Notification]:
     """The user's in-app notifications, newest first (not those cancelled before delivery)."""
     if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         return Notification.objects.none()
@@ -51,11 +52,11 @@ def notifications_for_user(user, *, unread: bool | None = None) -> QuerySet[Noti
     return qs
 
 
-def unread_count_for_user(user) -> int:
+def unread_count_for_user(user: Person) -> int:
     return notifications_for_user(user, unread=True).count()
 
 
-def failed_notifications_for_user(user) -> QuerySet[Notification]:
+def failed_notifications_for_user(user: Person) -> QuerySet[Notification]:
     """Failed sends in the labs ``user`` administers (for the admin and the web UI)."""
     return (
         Notification.objects.for_user(user, roles=CAN_ADMINISTER)
@@ -65,7 +66,7 @@ def failed_notifications_for_user(user) -> QuerySet[Notification]:
     )
 
 
-def webhook_deliveries_for_user(user) -> QuerySet[WebhookDelivery]:
+def webhook_deliveries_for_user(user: Person) -> QuerySet[WebhookDelivery]:
     return (
         WebhookDelivery.objects.for_user(user, roles=CAN_ADMINISTER)
         .select_related("webhook__lab")
@@ -73,7 +74,7 @@ def webhook_deliveries_for_user(user) -> QuerySet[WebhookDelivery]:
     )
 
 
-def notification_preference_for(user) -> NotificationPreference:
+def notification_preference_for(user: Person) -> NotificationPreference:
     """The user's preferences, or the defaults (unsaved) when they never set any."""
     preference = NotificationPreference.objects.filter(user=user).first()
     return preference or NotificationPreference(user=user)
@@ -99,7 +100,7 @@ def members_by_lab(lab_ids: Iterable[int]) -> dict[tuple[int, str], list[int]]:
 # --- calendar ------------------------------------------------------------------------------
 
 
-def calendar_token_for(user) -> CalendarToken | None:
+def calendar_token_for(user: Person) -> CalendarToken | None:
     """The user's active calendar token, or None when they have not created a calendar link."""
     if getattr(user, "pk", None) is None:
         return None
@@ -116,7 +117,7 @@ def calendar_user_for_token(token: str):
     return row.user if row else None
 
 
-def _mine(user, prefix: str = "") -> Q:
+def _mine(user: Person, prefix: str = "") -> Q:
     """Work that is the user's: assigned to them, or unassigned in a lab where they are a
     technician (the same people the reminders go to)."""
     technician_labs = lab_ids_for_user(user, roles=[Role.TECHNICIAN])
@@ -137,7 +138,7 @@ _PLANNED_STAGE_STATUSES = (StageStatus.PENDING, *OPEN_STAGE_STATUSES)
 _LIVE_RUN_STATUSES = (RunStatus.PLANNED, *WORKING_RUN_STATUSES)
 
 
-def calendar_stage_runs_for_user(user, *, now: datetime) -> QuerySet[StageRun]:
+def calendar_stage_runs_for_user(user: Person, *, now: datetime) -> QuerySet[StageRun]:
     """Stage runs not yet done that are the user's, planned or open, oldest due first."""
     return (
         StageRun.objects.for_user(user)
@@ -152,7 +153,7 @@ def calendar_stage_runs_for_user(user, *, now: datetime) -> QuerySet[StageRun]:
     )
 
 
-def calendar_tasks_for_user(user, *, now: datetime) -> QuerySet[TaskOccurrence]:
+def calendar_tasks_for_user(user: Person, *, now: datetime) -> QuerySet[TaskOccurrence]:
     """Open bench tasks of the user's stage runs, oldest due first."""
     return (
         TaskOccurrence.objects.for_user(user)

@@ -19,6 +19,10 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TypeVar
+
+# A node of the stage graph: a stage template's id (any hashable in the pure tests).
+N = TypeVar("N", bound=Hashable)
 
 
 class PlanningError(ValueError):
@@ -50,9 +54,7 @@ def _localize(naive: datetime, tz: tzinfo) -> datetime:
     return aware
 
 
-def topological_order(
-    nodes: Sequence[Hashable], depends_on: Mapping[Hashable, Iterable[Hashable]]
-) -> list[Hashable]:
+def topological_order(nodes: Sequence[N], depends_on: Mapping[N, Iterable[N]]) -> list[N]:
     """``nodes`` ordered so that every node comes after its dependencies (stable by input order).
 
     Raises :class:`PlanningError` on a cycle or an unknown dependency.
@@ -65,8 +67,8 @@ def topological_order(
             raise PlanningError(
                 f"stage {node!r} depends on unknown stage(s) {sorted(map(str, unknown))}"
             )
-    order: list[Hashable] = []
-    done: set[Hashable] = set()
+    order: list[N] = []
+    done: set[N] = set()
     while pending:
         ready = sorted((n for n, deps in pending.items() if deps <= done), key=position.__getitem__)
         if not ready:
@@ -83,9 +85,7 @@ def topological_order(
 RELEASE_KIND = "release"
 
 
-def post_release_nodes(
-    kinds: Mapping[Hashable, str], depends_on: Mapping[Hashable, Iterable[Hashable]]
-) -> frozenset[Hashable]:
+def post_release_nodes(kinds: Mapping[N, str], depends_on: Mapping[N, Iterable[N]]) -> frozenset[N]:
     """The stages that come after the release of the lot: downstream (transitively) of a stage
     of kind ``release``, and upstream of none.
 
@@ -95,7 +95,7 @@ def post_release_nodes(
     manufacturing and only what follows the last release waits for it. No release stage: empty
     (the run is released once every stage is done).
     """
-    dependants: dict[Hashable, set[Hashable]] = {node: set() for node in kinds}
+    dependants: dict[N, set[N]] = {node: set() for node in kinds}
     for node, deps in depends_on.items():
         for dep in deps:
             dependants.setdefault(dep, set()).add(node)
@@ -105,10 +105,10 @@ def post_release_nodes(
     return frozenset(downstream - upstream - set(releases))
 
 
-def _reach(starts: Iterable[Hashable], edges: Mapping[Hashable, Iterable[Hashable]]) -> set:
+def _reach(starts: Iterable[N], edges: Mapping[N, Iterable[N]]) -> set[N]:
     """Every node reachable from ``starts`` along ``edges`` (the starts themselves excluded
     unless reached again)."""
-    seen: set[Hashable] = set()
+    seen: set[N] = set()
     stack = [n for start in starts for n in edges.get(start, ())]
     while stack:
         node = stack.pop()
@@ -127,14 +127,14 @@ class StageSpan:
 def plan_stages(
     *,
     start: datetime,
-    order: Sequence[Hashable],
-    durations: Mapping[Hashable, timedelta],
-    depends_on: Mapping[Hashable, Iterable[Hashable]],
+    order: Sequence[N],
+    durations: Mapping[N, timedelta],
+    depends_on: Mapping[N, Iterable[N]],
     tz: tzinfo,
-    fixed: Mapping[Hashable, StageSpan] | None = None,
-    finished: Mapping[Hashable, datetime] | None = None,
-    not_before: Mapping[Hashable, datetime] | None = None,
-) -> dict[Hashable, StageSpan]:
+    fixed: Mapping[N, StageSpan] | None = None,
+    finished: Mapping[N, datetime] | None = None,
+    not_before: Mapping[N, datetime] | None = None,
+) -> dict[N, StageSpan]:
     """Planned start and due time of every stage in ``order`` (topological).
 
     ``fixed`` stages keep their span (they have started); ``finished`` stages end at their actual
@@ -144,8 +144,8 @@ def plan_stages(
     fixed = fixed or {}
     finished = finished or {}
     not_before = not_before or {}
-    spans: dict[Hashable, StageSpan] = {}
-    ends: dict[Hashable, datetime] = {}
+    spans: dict[N, StageSpan] = {}
+    ends: dict[N, datetime] = {}
     for node in order:
         if node in fixed:
             span = fixed[node]

@@ -15,6 +15,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from labs.selectors import visible_to
+from protocol_tracker.core.actors import Person
 from protocol_tracker.core.queries import subquery_count
 from protocol_tracker.protocols.models import ProtocolTemplate, StageTemplate
 from protocol_tracker.runs import planning
@@ -75,7 +76,7 @@ def post_release_stage_ids_many(protocol_ids: Iterable[int]) -> dict[int, frozen
 
 
 def runs_for_user(
-    user,
+    user: Person,
     *,
     lab: Lab | int | None = None,
     search: str = "",
@@ -118,7 +119,7 @@ def runs_visible_to(viewer: Actor) -> QuerySet[Run]:
     return visible_to(Run.objects.all(), viewer)
 
 
-def run_for_user(*, run_id: int, user) -> Run:
+def run_for_user(*, run_id: int, user: Person) -> Run:
     """One run of the user's labs with its lab, protocol, donor, parent, assignee and creator.
     Another lab's run raises ``Run.DoesNotExist`` like a missing one."""
     return (
@@ -146,7 +147,7 @@ def donor_by_code(*, lab: Lab | int, code: str) -> Donor | None:
     return Donor.objects.for_lab(lab).filter(code=code).first()
 
 
-def donors_for_user(user) -> QuerySet[Donor]:
+def donors_for_user(user: Person) -> QuerySet[Donor]:
     return Donor.objects.for_user(user)
 
 
@@ -190,7 +191,7 @@ def stage_runs_of_run(*, run: Run) -> QuerySet[StageRun]:
     )
 
 
-def stage_run_for_user(*, stage_run_id: int, user) -> StageRun:
+def stage_run_for_user(*, stage_run_id: int, user: Person) -> StageRun:
     """One stage run of the user's labs with its run (lab, protocol) and stage template.
     Another lab's stage run raises ``StageRun.DoesNotExist`` like a missing one."""
     return (
@@ -215,7 +216,7 @@ def task_occurrences_of_run(*, run: Run) -> QuerySet[TaskOccurrence]:
     )
 
 
-def task_occurrence_for_user(*, occurrence_id: int, user) -> TaskOccurrence:
+def task_occurrence_for_user(*, occurrence_id: int, user: Person) -> TaskOccurrence:
     """One bench task occurrence of the user's labs with its template and its run's lab.
     Another lab's raises ``TaskOccurrence.DoesNotExist`` like a missing one."""
     return (
@@ -225,7 +226,7 @@ def task_occurrence_for_user(*, occurrence_id: int, user) -> TaskOccurrence:
     )
 
 
-def task_occurrences_for_user(user) -> QuerySet[TaskOccurrence]:
+def task_occurrences_for_user(user: Person) -> QuerySet[TaskOccurrence]:
     return TaskOccurrence.objects.for_user(user).select_related("stage_run", "task")
 
 
@@ -253,7 +254,9 @@ class BenchBoard:
     limit: int
 
 
-def bench_board(*, lab: Lab, user=None, mine: bool = False, limit: int = BOARD_LIMIT) -> BenchBoard:
+def bench_board(
+    *, lab: Lab, user: Person | None = None, mine: bool = False, limit: int = BOARD_LIMIT
+) -> BenchBoard:
     """Open stage runs and bench tasks of working runs in ``lab``: overdue, due today (the
     lab's day), due in the next 7 days; with ``mine``, only ``user``'s (theirs, or their
     run's when the stage is unassigned).

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Max, Model
 
 from labs.models import CAN_ADMINISTER, Lab
@@ -59,7 +60,7 @@ def raise_if(problems: dict[str, list[str]], message: str) -> None:
 
 def person_or_none(actor: Actor | None) -> Person | None:
     """The user to stamp on a row (``created_by``, ``published_by``); None for the system."""
-    return actor if getattr(actor, "is_authenticated", False) else None
+    return actor if isinstance(actor, AbstractBaseUser) else None
 
 
 def snapshot(obj: Model, fields: Sequence[str]) -> dict[str, Any]:

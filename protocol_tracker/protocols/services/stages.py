@@ -210,7 +210,7 @@ def stage_template_remove(*, stage: StageTemplate, actor: Actor | None) -> None:
             fields={"depends_on": [f"needed by '{d}'" for d in dependants]},
         )
     before = {
-        **_stage_audit(stage, stage.depends_on.values_list("key", flat=True)),
+        **_stage_audit(stage, list(stage.depends_on.values_list("key", flat=True))),
         "tasks": sorted(stage.tasks.values_list("key", flat=True)),
         "checkpoints": sorted(stage.checkpoints.values_list("key", flat=True)),
     }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.db.models import QuerySet
 
 from labs.selectors import visible_to
+from protocol_tracker.core.actors import Person
 from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc.models import Deviation, QCResult, Verdict
 from protocol_tracker.signatures.models import Signature
@@ -30,7 +31,7 @@ def qc_results_visible_to(viewer: Actor) -> QuerySet[QCResult]:
     )
 
 
-def qc_result_for_user(*, result_id: int, user) -> QCResult:
+def qc_result_for_user(*, result_id: int, user: Person) -> QCResult:
     """One result of the user's labs with its stage run (run, lab, stage), checkpoint and
     recorder. Another lab's result raises ``QCResult.DoesNotExist`` like a missing one."""
     return (
@@ -121,12 +122,12 @@ def checkpoint_trend(
 # --- deviations ----------------------------------------------------------------------------
 
 
-def deviations_for_user(user) -> QuerySet[Deviation]:
+def deviations_for_user(user: Person) -> QuerySet[Deviation]:
     """Deviations in the user's labs (the API's list and detail)."""
     return Deviation.objects.for_user(user)
 
 
-def deviation_for_user(*, deviation_id: int, user) -> Deviation:
+def deviation_for_user(*, deviation_id: int, user: Person) -> Deviation:
     """One deviation of the user's labs with what its page shows: run, stage, the result it is
     about (checkpoint, recorder), who opened and who closed it. Another lab's deviation raises
     ``Deviation.DoesNotExist`` like a missing one."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import OuterRef, Prefetch, QuerySet
 
+from protocol_tracker.core.actors import Person
 from protocol_tracker.core.queries import subquery_count
 from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc.models import Deviation, DeviationStatus, QCResult, Verdict
@@ -27,7 +28,7 @@ def _open_deviations() -> QuerySet[Deviation]:
 
 
 def runs_with_deviation_counts(
-    user,
+    user: Person,
     *,
     lab: Lab | int | None = None,
     search: str = "",
@@ -51,7 +52,7 @@ def runs_with_deviation_counts(
     return runs
 
 
-def run_detail(*, run_id: int, user) -> Run:
+def run_detail(*, run_id: int, user: Person) -> Run:
     """One run with everything its API detail shows, in a constant number of queries.
 
     ``run.stage_runs.all()`` (in order) each carry ``stage`` (with its checkpoints and tasks

@@ -10,8 +10,10 @@ and :class:`RowErrors` lists each problem as {index, field, message}.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
@@ -161,14 +163,15 @@ class _Batch:
             }
         return snapshot
 
-    def plan(self, index: int, row: dict) -> QCResult | tuple[dict, tuple] | None:
+    def plan(self, index: int, row: dict) -> QCResult | tuple[dict, tuple]:
         """Check one row: the replayed result, or the new result's values and related objects.
         Raises _RowError (one problem) or ValidationFailed (per-field problems)."""
-        sr = self.stage_runs.get(row.get("stage_run"))
-        checkpoint = self.checkpoints.get(row.get("checkpoint"))
-        run = sr.run if sr is not None else None
-        if run is None or run.lab_id not in self.allowed_labs:
+        sr_id, checkpoint_id = row.get("stage_run"), row.get("checkpoint")
+        sr = self.stage_runs.get(sr_id) if isinstance(sr_id, int) else None
+        checkpoint = self.checkpoints.get(checkpoint_id) if isinstance(checkpoint_id, int) else None
+        if sr is None or sr.run.lab_id not in self.allowed_labs:
             raise _RowError("stage_run", "not found")
+        run = sr.run
         if checkpoint is None or checkpoint.stage_id != sr.stage_id:
             raise _RowError("checkpoint", "not a checkpoint of this stage")
         judge = self.judges.get(checkpoint.pk)
@@ -330,7 +333,7 @@ def _build_results(planned: list, actor: Actor) -> list[QCResult]:
     """The new results, built without ``Model.__init__`` (see audit.services.instance_builder),
     their related objects cached: everything was loaded and checked already."""
     instrument = actor if isinstance(actor, Instrument) else None
-    build = instance_builder(QCResult)
+    build = cast(Callable[[dict], QCResult], instance_builder(QCResult))
     fresh: list[QCResult] = []
     for item in planned:
         if isinstance(item, QCResult):

@@ -172,7 +172,7 @@ def deviation_investigate(
     return dev
 
 
-_DISPOSITION_MEANING = {
+_DISPOSITION_MEANING: dict[str, str] = {
     Disposition.ACCEPT: SignatureMeaning.APPROVED,
     Disposition.RETEST: SignatureMeaning.REVIEWED,
     Disposition.REJECT: SignatureMeaning.REJECTED,

@@ -34,7 +34,7 @@ def raw_file_mark(
 ) -> RawFile:
     """Record the parse state of a raw file (audited; the file itself never changes)."""
     before = {"status": raw_file.status}
-    updates = {"status": status, "error": error[:10000]}
+    updates: dict[str, object] = {"status": status, "error": error[:10000]}
     if metadata is not None:
         updates["metadata"] = metadata
     RawFile.objects.filter(pk=raw_file.pk).update(**updates)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.utils import timezone
 
@@ -34,7 +35,7 @@ MEASURED_AT_SKEW = timedelta(minutes=5)
 RESULT_STATES = ("pending", "invalid")
 _NUMERIC = frozenset({ValueType.NUMBER, ValueType.PERCENT})
 # Results that may be superseded by a plain recording (rather than a correction), and why.
-_REPLACEABLE = {
+_REPLACEABLE: dict[str, str] = {
     Verdict.PENDING: "result of the pending test",
     Verdict.FAIL: "retest",
     Verdict.INVALID: "retest",
@@ -100,7 +101,7 @@ def result_prepare(
         errors.setdefault("unit", []).append(f"a {vt} checkpoint takes no unit, got '{unit}'")
     parsed = None
     in_spec_unit = None
-    verdict = Verdict.PENDING if state == "pending" else Verdict.INVALID
+    verdict: str = Verdict.PENDING if state == "pending" else Verdict.INVALID
     if state == "pending":
         if value not in (None, ""):
             errors["value"] = ["a pending result has no value yet"]
@@ -119,7 +120,10 @@ def result_prepare(
         elif parsed is not None and numeric and "unit" not in errors:
             try:
                 in_spec_unit = units.convert(
-                    parsed, stored_unit, checkpoint.unit, analyte=checkpoint.analyte or None
+                    cast(float, parsed),
+                    stored_unit,
+                    checkpoint.unit,
+                    analyte=checkpoint.analyte or None,
                 )
             except units.UnitError as exc:
                 errors["unit"] = [str(exc)]

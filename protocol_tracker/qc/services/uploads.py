@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from labs.models import CAN_WORK, Instrument, Lab
 from labs.selectors import require_role, sole_lab_for
-from protocol_tracker.core.actors import Actor
+from protocol_tracker.core.actors import Actor, Person
 from protocol_tracker.core.errors import DomainError, ValidationFailed
 from protocol_tracker.core.tasks import enqueue, enqueue_on_commit
 from protocol_tracker.protocols.models import CheckpointTemplate
@@ -110,7 +111,7 @@ def instrument_upload_receive(
     raw_file = raw_file_store(
         lab=lab, data=data, filename=filename, content_type=content_type, actor=actor
     )
-    is_instrument = isinstance(actor, Instrument)
+    instrument = actor if isinstance(actor, Instrument) else None
     upload = InstrumentUpload.objects.create(
         lab=lab,
         raw_file=raw_file,
@@ -118,8 +119,8 @@ def instrument_upload_receive(
         kind=file_format.kind,
         size_bytes=len(data),
         params=_params(targets),
-        uploaded_by=None if is_instrument else actor,
-        uploaded_by_instrument=actor if is_instrument else None,
+        uploaded_by=None if instrument is not None else cast(Person, actor),
+        uploaded_by_instrument=instrument,
     )
     if len(data) <= settings.INSTRUMENT_UPLOAD_INLINE_MAX_BYTES:
         outcome = instrument_file_ingest(
@@ -159,16 +160,27 @@ def instrument_upload_process(*, upload_id: int) -> InstrumentUpload | None:
     upload = upload_claim(upload_id=upload_id)
     if upload is None:
         return None
-    actor = upload.uploaded_by_instrument or upload.uploaded_by
+    actor: Actor | None = upload.uploaded_by_instrument or upload.uploaded_by
+    raw_file = upload.raw_file
+    if actor is None or raw_file is None:  # an upload is made with both; the schema allows null
+        return upload_fail(
+            upload=upload,
+            error={
+                "code": "internal_error",
+                "status": 500,
+                "detail": "the upload has lost its file or its sender",
+                "errors": [],
+            },
+        )
     targets = _targets(upload.params, lab_id=upload.lab_id)
     try:
         outcome = instrument_file_ingest(
-            raw_file=upload.raw_file, kind=upload.kind, actor=actor, targets=targets
+            raw_file=raw_file, kind=upload.kind, actor=actor, targets=targets
         )
     except DomainError as exc:
         with transaction.atomic():
             raw_file_mark(
-                raw_file=upload.raw_file,
+                raw_file=raw_file,
                 status=RawFileStatus.FAILED,
                 actor=actor,
                 error=exc.message,

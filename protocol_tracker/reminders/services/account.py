@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from protocol_tracker.audit.services import audit_record
+from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import NotPermitted, ValidationFailed
 from protocol_tracker.reminders.models import (
     CalendarToken,
@@ -19,13 +20,13 @@ from protocol_tracker.reminders.models import (
 # --- read state and preferences ------------------------------------------------------------
 
 
-def _own(notification: Notification, user) -> None:
+def _own(notification: Notification, user: Person) -> None:
     if notification.recipient_id != getattr(user, "pk", None):
         raise NotPermitted("This notification is not yours.")
 
 
 @transaction.atomic
-def notification_mark_read(*, notification: Notification, user) -> Notification:
+def notification_mark_read(*, notification: Notification, user: Person) -> Notification:
     """Mark one of ``user``'s notifications read (idempotent: the first read time is kept)."""
     _own(notification, user)
     if notification.read_at is None:
@@ -37,7 +38,7 @@ def notification_mark_read(*, notification: Notification, user) -> Notification:
 
 
 @transaction.atomic
-def notification_mark_unread(*, notification: Notification, user) -> Notification:
+def notification_mark_unread(*, notification: Notification, user: Person) -> Notification:
     _own(notification, user)
     Notification.objects.filter(pk=notification.pk).update(read_at=None)
     notification.read_at = None
@@ -45,7 +46,7 @@ def notification_mark_unread(*, notification: Notification, user) -> Notificatio
 
 
 @transaction.atomic
-def notifications_mark_all_read(*, user) -> int:
+def notifications_mark_all_read(*, user: Person) -> int:
     """Mark every unread notification of ``user`` read; returns how many changed."""
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(
         read_at=timezone.now()
@@ -56,7 +57,7 @@ PREFERENCE_FIELDS = ("language", "digest", *NotificationPreference.EMAIL_FIELDS)
 
 
 @transaction.atomic
-def notification_preference_update(*, user, **changes) -> NotificationPreference:
+def notification_preference_update(*, user: Person, **changes) -> NotificationPreference:
     """Set ``user``'s notification preferences; unknown fields or values are refused."""
     unknown = sorted(set(changes) - set(PREFERENCE_FIELDS))
     if unknown:
@@ -91,7 +92,7 @@ def notification_preference_update(*, user, **changes) -> NotificationPreference
 
 
 @transaction.atomic
-def calendar_token_issue(*, user) -> CalendarToken:
+def calendar_token_issue(*, user: Person) -> CalendarToken:
     """Create ``user``'s calendar link on their request (audited); idempotent: while a token is
     active it is returned as it is, so asking twice gives one link."""
     token = CalendarToken.objects.filter(user=user, revoked_at__isnull=True).first()
@@ -112,7 +113,7 @@ def calendar_token_issue(*, user) -> CalendarToken:
 
 
 @transaction.atomic
-def calendar_token_rotate(*, user, actor) -> CalendarToken:
+def calendar_token_rotate(*, user: Person, actor: Person) -> CalendarToken:
     """Revoke the user's calendar URL and issue a new one (the old URL answers 404 from now)."""
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     revoked = CalendarToken.objects.filter(user=user, revoked_at__isnull=True).update(

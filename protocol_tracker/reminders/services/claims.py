@@ -59,7 +59,11 @@ def insert_missing(rows: list[Notification]) -> int:
 
 
 def claim_for_enqueue(
-    model: type[models.Model], *, pending: str, now: datetime, ids: Sequence[int] | None = None
+    model: type[Notification | WebhookDelivery],
+    *,
+    pending: str,
+    now: datetime,
+    ids: Sequence[int] | None = None,
 ) -> list[int]:
     """Mark pending rows as enqueued now and return their ids; two callers never get one row."""
     stale = models.Q(enqueued_at__isnull=True) | models.Q(enqueued_at__lt=now - REENQUEUE_AFTER)
@@ -93,7 +97,8 @@ def dispatch_on_commit(task_name: str, ids: Sequence[int]) -> None:
     """
     if not ids:
         return
-    transaction.on_commit(lambda ids=tuple(ids): _send_each(task_name, ids), robust=True)
+    batch = tuple(ids)
+    transaction.on_commit(lambda: _send_each(task_name, batch), robust=True)
 
 
 def notifications_enqueue_pending(*, now: datetime, ids: Sequence[int] | None = None) -> list[int]:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from labs.models import CAN_ADMINISTER
 from labs.selectors import has_role
 from protocol_tracker.audit.services import audit_record
+from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import InvalidTransition, NotPermitted
 from protocol_tracker.reminders.models import (
     WORK_KINDS,
@@ -49,33 +50,38 @@ def _stale_reason(notification: Notification, now: datetime) -> str:
     if notification.kind not in WORK_KINDS:
         return ""
     if notification.object_type == NotificationObject.STAGE_RUN:
-        item = (
+        stage_run = (
             StageRun.objects.select_related("run__lab", "stage")
             .filter(pk=notification.object_id)
             .first()
         )
-        if item is None or not item.is_open or item.run.status not in WORKING_RUN_STATUSES:
+        if (
+            stage_run is None
+            or not stage_run.is_open
+            or stage_run.run.status not in WORKING_RUN_STATUSES
+        ):
             return "The stage run is no longer open."
-        lead, window_late, lab = item.stage.reminder_lead, item.stage.window_late, item.run.lab
+        lead, window_late = stage_run.stage.reminder_lead, stage_run.stage.window_late
+        lab, due_at = stage_run.run.lab, stage_run.due_at
     else:
-        item = (
+        task = (
             TaskOccurrence.objects.select_related("stage_run__run__lab", "stage_run__stage")
             .filter(pk=notification.object_id)
             .first()
         )
         if (
-            item is None
-            or not item.is_open
-            or not item.stage_run.is_open
-            or item.stage_run.run.status not in WORKING_RUN_STATUSES
+            task is None
+            or not task.is_open
+            or not task.stage_run.is_open
+            or task.stage_run.run.status not in WORKING_RUN_STATUSES
         ):
             return "The bench task is no longer open."
-        lead, window_late = item.stage_run.stage.reminder_lead, timedelta(0)
-        lab = item.stage_run.run.lab
-    if item.due_at != notification.due_at:
+        lead, window_late = task.stage_run.stage.reminder_lead, timedelta(0)
+        lab, due_at = task.stage_run.run.lab, task.due_at
+    if due_at != notification.due_at:
         return "The due time was re-planned."
     timing = Timing(
-        item.due_at,
+        due_at,
         lead if lead is not None else lab.reminder_lead,
         window_late,
         lab.escalation_delay,
@@ -158,7 +164,7 @@ def _reload(notification: Notification) -> Notification:
 
 
 @transaction.atomic
-def notification_retry(*, notification: Notification, actor) -> Notification:
+def notification_retry(*, notification: Notification, actor: Person) -> Notification:
     """Send a failed notification again (a lab admin's decision, audited)."""
     if not (
         getattr(actor, "is_superuser", False)

@@ -26,7 +26,7 @@ from protocol_tracker.reminders.services.sweep import SweepResult
 def digests_sweep(*, now: datetime) -> SweepResult:
     """Create each reviewer's daily digest once per local date, at the lab's local digest hour."""
     rows: list[Notification] = []
-    lab_instants = []
+    lab_instants: list[tuple[Lab, datetime]] = []
     for lab in Lab.objects.order_by("pk"):
         lab_instants.extend(
             (lab, instant)

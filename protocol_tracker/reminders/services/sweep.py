@@ -119,8 +119,8 @@ def _owed_work(now: datetime) -> list[_Owed]:
             "task__name",
         )
     )
-    stage_rows, task_rows = list(stage_rows), list(task_rows)
-    lab_ids = {row[5] for row in stage_rows} | {row[5] for row in task_rows}
+    stage_list, task_list = list(stage_rows), list(task_rows)
+    lab_ids = {row[5] for row in stage_list} | {row[5] for row in task_list}
     labs = {lab.pk: lab for lab in Lab.objects.filter(pk__in=lab_ids)}
     owed: list[_Owed] = []
     for (
@@ -135,7 +135,7 @@ def _owed_work(now: datetime) -> list[_Owed]:
         stage,
         lead,
         window_late,
-    ) in stage_rows:
+    ) in stage_list:
         lab = labs[lab_id]
         owed.append(
             _Owed(
@@ -165,7 +165,7 @@ def _owed_work(now: datetime) -> list[_Owed]:
         stage,
         lead,
         task,
-    ) in task_rows:
+    ) in task_list:
         lab = labs[lab_id]
         owed.append(
             _Owed(

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from labs.models import Lab
 from protocol_tracker.audit.services import audit_record
+from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import ValidationFailed
 from protocol_tracker.qc.models import Deviation
 from protocol_tracker.reminders.models import (
@@ -82,7 +83,13 @@ def _clean(url: str, events: Sequence[str]) -> tuple[str, list[str]]:
 
 @transaction.atomic
 def webhook_create(
-    *, lab: Lab, url: str, events: Sequence[str], actor, secret: str = "", description: str = ""
+    *,
+    lab: Lab,
+    url: str,
+    events: Sequence[str],
+    actor: Person,
+    secret: str = "",
+    description: str = "",
 ) -> Webhook:
     """Add an endpoint to ``lab`` (a random secret when none is given). Audited."""
     url, events = _clean(url, events)
@@ -107,7 +114,7 @@ def webhook_create(
 def webhook_update(
     *,
     webhook: Webhook,
-    actor,
+    actor: Person,
     url: str | None = None,
     events: Sequence[str] | None = None,
     active: bool | None = None,
@@ -125,9 +132,9 @@ def webhook_update(
         webhook.active = active
     if description is not None:
         webhook.description = description
-    secret_changed = bool(secret) and secret != webhook.secret
-    if secret_changed:
-        webhook.secret = secret
+    secret_changed = False
+    if secret and secret != webhook.secret:
+        webhook.secret, secret_changed = secret, True
     webhook.save()
     after = {"url": webhook.url, "events": webhook.events, "active": webhook.active}
     if after != before or secret_changed:

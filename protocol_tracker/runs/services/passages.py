@@ -15,7 +15,7 @@ from protocol_tracker.runs.locks import lock_run
 from protocol_tracker.runs.models import PassageEvent, PassageKind, Run
 from protocol_tracker.runs.services.common import refuse_unless_active, run_audit_change
 
-_PASSAGE_INCREMENT = {
+_PASSAGE_INCREMENT: dict[str, int] = {
     PassageKind.PASSAGE: 1,
     PassageKind.SPLIT: 1,
     PassageKind.THAW: 0,

@@ -120,7 +120,11 @@ def _replan(run: Run, *, just_completed: StageRun | None) -> tuple[list[StageRun
         tz=run.lab.tz,
         fixed=fixed,
         finished=finished,
-        not_before=dict.fromkeys(post_release, run.closed_at) if released else None,
+        not_before=(
+            dict.fromkeys(post_release, run.closed_at)
+            if released and run.closed_at is not None
+            else None
+        ),
     )
     changed: list[StageRun] = []
     changes: list[Change] = []
@@ -183,7 +187,7 @@ def open_post_release_work(run: Run) -> list[Change]:
 
 
 def stage_run_complete(
-    sr: StageRun, run: Run, *, actor: Actor, note: str, now: datetime
+    sr: StageRun, run: Run, *, actor: Person, note: str, now: datetime
 ) -> list[Change]:
     """Complete ``sr`` (locked with its ``run``; its gate checked by the caller) at ``now``.
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from labs.models import Instrument
+from protocol_tracker.core.actors import Actor
 from protocol_tracker.core.errors import ValidationFailed
 from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc.models import QCResult, RawFile
@@ -83,7 +84,7 @@ def record_one(
     measured_at: datetime,
     comment: str,
     raw_file: RawFile,
-    actor,
+    actor: Actor,
 ) -> QCResult:
     """Record one result a file carries, linked to the file (the usual QC rules apply)."""
     return qc_result_record(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from protocol_tracker.core.actors import Actor
 from protocol_tracker.core.errors import DomainError, RowErrors, ValidationFailed
 from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc.models import QCResult, RawFile, RawFileKind
@@ -64,7 +65,9 @@ def _csv_targets(rows, *, lab_id: int, stage_run: StageRun | None):
     return {row.line: by_code.get(row.sample_id, []) for row in rows}
 
 
-def _checkpoint_for(metric: str, checkpoints: list[CheckpointTemplate]):
+def _checkpoint_for(
+    metric: str, checkpoints: list[CheckpointTemplate]
+) -> CheckpointTemplate | None:
     for cp in checkpoints:
         if cp.key == metric:
             return cp
@@ -74,17 +77,7 @@ def _checkpoint_for(metric: str, checkpoints: list[CheckpointTemplate]):
     return None
 
 
-def _checkpoint_for(metric: str, checkpoints: list[CheckpointTemplate]):
-    for cp in checkpoints:
-        if cp.key == metric:
-            return cp
-    for cp in checkpoints:
-        if cp.metric == metric:
-            return cp
-    return None
-
-
-def ingest(data: bytes, *, raw_file: RawFile, actor, targets: IngestTargets) -> IngestResult:
+def ingest(data: bytes, *, raw_file: RawFile, actor: Actor, targets: IngestTargets) -> IngestResult:
     instrument = targets.instrument
     stage_run, measured_at, comment = targets.stage_run, targets.measured_at, targets.comment
     if instrument is None:
@@ -103,20 +96,22 @@ def ingest(data: bytes, *, raw_file: RawFile, actor, targets: IngestTargets) -> 
         rows = parse_csv(data, instrument.csv_mapping)
     except ParseError as exc:
         raise parse_failure(exc, "csv") from None
-    targets = _csv_targets(rows, lab_id=raw_file.lab_id, stage_run=stage_run)
+    by_line = _csv_targets(rows, lab_id=raw_file.lab_id, stage_run=stage_run)
     stage_ids = {
         sr.stage_id
-        for value in targets.values()
+        for value in by_line.values()
         for sr in (value if isinstance(value, list) else [value])
     }
     checkpoints: dict[int, list[CheckpointTemplate]] = {}
-    for cp in CheckpointTemplate.objects.filter(stage_id__in=stage_ids).order_by("order", "key"):
-        checkpoints.setdefault(cp.stage_id, []).append(cp)
+    for template in CheckpointTemplate.objects.filter(stage_id__in=stage_ids).order_by(
+        "order", "key"
+    ):
+        checkpoints.setdefault(template.stage_id, []).append(template)
     when = measured_at or timezone.now()
     errors: list[dict] = []
     results: list[QCResult] = []
     for row in rows:
-        candidates = targets[row.line]
+        candidates = by_line[row.line]
         candidates = candidates if isinstance(candidates, list) else [candidates]
         if not candidates:
             errors.append(

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from labs.models import Instrument
+from protocol_tracker.core.actors import Actor
 from protocol_tracker.core.errors import ValidationFailed
 from protocol_tracker.protocols.models import ValueType
 from protocol_tracker.qc.models import RawFile, RawFileKind
@@ -62,7 +63,7 @@ def _aware(moment: datetime | None, tz) -> datetime | None:
     return timezone.make_aware(moment, tz) if timezone.is_naive(moment) else moment
 
 
-def ingest(data: bytes, *, raw_file: RawFile, actor, targets: IngestTargets) -> IngestResult:
+def ingest(data: bytes, *, raw_file: RawFile, actor: Actor, targets: IngestTargets) -> IngestResult:
     stage_run, checkpoint = targets.stage_run, targets.checkpoint
     value, unit, measured_at, comment = (
         targets.value,
