@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from protocol_tracker.core.scoping import LabScopedQuerySet
@@ -111,6 +112,13 @@ class StageTemplate(models.Model):
     )
     description = models.TextField(blank=True)
     source = models.TextField(blank=True)
+    i18n = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Translations of the name and description, per language (part of the version)."
+        ),
+    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "protocol__lab"
@@ -135,6 +143,13 @@ class TaskTemplate(models.Model):
     every = models.DurationField(null=True, blank=True)
     on_days = models.JSONField(null=True, blank=True)
     description = models.TextField(blank=True)
+    i18n = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Translations of the name and description, per language (part of the version)."
+        ),
+    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "stage__protocol__lab"
@@ -180,6 +195,13 @@ class CheckpointTemplate(models.Model):
     retest_every_passages = models.PositiveIntegerField(null=True, blank=True)
     source = models.TextField(blank=True)
     notes = models.TextField(blank=True)
+    i18n = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Translations of the name and description, per language (part of the version)."
+        ),
+    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "protocol__lab"
@@ -192,3 +214,11 @@ class CheckpointTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def localized(item: StageTemplate | TaskTemplate | CheckpointTemplate, field: str) -> str:
+    """``item``'s ``field`` (name or description) in the active language, when the protocol
+    version carries a translation for it; the version's own text otherwise."""
+    language = (get_language() or "").lower()
+    text = (item.i18n or {}).get(language, {}).get(field)
+    return text or getattr(item, field)

@@ -10,6 +10,7 @@ from labs.selectors import visible_to
 from protocol_tracker.core.actors import Person
 from protocol_tracker.protocols.definition import (
     CHECKPOINT_KEYS,
+    I18N_KEY,
     TASK_KEYS,
     timedelta_to_hours,
     topological_order,
@@ -242,22 +243,26 @@ def protocol_export(*, protocol: ProtocolTemplate) -> dict[str, Any]:
         "name": protocol.name,
         "description": protocol.description,
         "stages": [
-            {
-                "key": s.key,
-                "name": s.name,
-                "kind": s.kind,
-                "expected_duration_hours": timedelta_to_hours(s.expected_duration),
-                "window_early_hours": timedelta_to_hours(s.window_early),
-                "window_late_hours": timedelta_to_hours(s.window_late),
-                "reminder_lead_hours": timedelta_to_hours(s.reminder_lead),
-                "depends_on": sorted(edges[s.key]),
-                "description": s.description,
-                "source": s.source,
-                "tasks": [_task_definition(t) for t in tasks[s.pk]],
-                "checkpoints": [
-                    {key: getattr(cp, key) for key in CHECKPOINT_KEYS} for cp in checkpoints[s.pk]
-                ],
-            }
+            _with_i18n(
+                s,
+                {
+                    "key": s.key,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "expected_duration_hours": timedelta_to_hours(s.expected_duration),
+                    "window_early_hours": timedelta_to_hours(s.window_early),
+                    "window_late_hours": timedelta_to_hours(s.window_late),
+                    "reminder_lead_hours": timedelta_to_hours(s.reminder_lead),
+                    "depends_on": sorted(edges[s.key]),
+                    "description": s.description,
+                    "source": s.source,
+                    "tasks": [_task_definition(t) for t in tasks[s.pk]],
+                    "checkpoints": [
+                        _with_i18n(cp, {key: getattr(cp, key) for key in CHECKPOINT_KEYS})
+                        for cp in checkpoints[s.pk]
+                    ],
+                },
+            )
             for s in stages
         ],
     }
@@ -266,7 +271,14 @@ def protocol_export(*, protocol: ProtocolTemplate) -> dict[str, Any]:
 def _task_definition(task: TaskTemplate) -> dict[str, Any]:
     values = {key: getattr(task, key) for key in TASK_KEYS if key != "every_hours"}
     values["every_hours"] = timedelta_to_hours(task.every)
-    return {key: values[key] for key in TASK_KEYS}
+    return _with_i18n(task, {key: values[key] for key in TASK_KEYS})
+
+
+def _with_i18n(item: StageTemplate | TaskTemplate | CheckpointTemplate, values: dict) -> dict:
+    """A definition item with its translations, when it has any (none: no key, as imported)."""
+    if item.i18n:
+        values[I18N_KEY] = item.i18n
+    return values
 
 
 # --- diff ---------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ from __future__ import annotations
 from protocol_tracker.protocols.definition.canonical import (
     CHECKPOINT_KEYS,
     HOUR,
+    I18N_FIELDS,
+    I18N_KEY,
+    I18N_LANGUAGES,
     PROTOCOL_KEYS,
     STAGE_KEYS,
     TASK_KEYS,
@@ -39,6 +42,9 @@ from protocol_tracker.protocols.definition.rules import (
 __all__ = [
     "CHECKPOINT_KEYS",
     "HOUR",
+    "I18N_FIELDS",
+    "I18N_KEY",
+    "I18N_LANGUAGES",
     "PROTOCOL_KEYS",
     "SPEC_LIMIT_KEYS",
     "STAGE_KEYS",

@@ -20,14 +20,43 @@ HOUR = timedelta(hours=1)
 
 PROTOCOL_KEYS = ("code", "name", "description", "stages")
 STAGE_KEYS = (
-    "key", "name", "kind", "expected_duration_hours", "window_early_hours", "window_late_hours",
-    "depends_on", "reminder_lead_hours", "description", "source", "tasks", "checkpoints",
-)  # fmt: skip
+    "key",
+    "name",
+    "kind",
+    "expected_duration_hours",
+    "window_early_hours",
+    "window_late_hours",
+    "depends_on",
+    "reminder_lead_hours",
+    "description",
+    "source",
+    "tasks",
+    "checkpoints",
+)
 TASK_KEYS = ("key", "name", "every_hours", "on_days", "description")
 CHECKPOINT_KEYS = (
-    "key", "assay", "name", "metric", "unit", "value_type", "spec", "blocking", "recorded_by",
-    "analyte", "pending_allowed", "retest_every_passages", "source", "notes",
-)  # fmt: skip
+    "key",
+    "assay",
+    "name",
+    "metric",
+    "unit",
+    "value_type",
+    "spec",
+    "blocking",
+    "recorded_by",
+    "analyte",
+    "pending_allowed",
+    "retest_every_passages",
+    "source",
+    "notes",
+)
+
+# Translations a stage, task or checkpoint may carry, per language: {"zh-hans": {"name": …,
+# "description": …}}. Part of the version (and of its hash) when present; absent, the canonical
+# form has no "i18n" key, so a protocol without translations hashes as it always did.
+I18N_KEY = "i18n"
+I18N_LANGUAGES = ("zh-hans",)
+I18N_FIELDS = ("name", "description")
 
 Problems = dict[str, list[str]]
 
@@ -78,6 +107,41 @@ def _require(
     return dict(raw)
 
 
+def _i18n(raw: Any, path: str, errors: Problems) -> dict[str, dict[str, str]]:
+    """The translations of one item, validated: known languages and fields, text only."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        add_problem(errors, path, "must be an object of languages")
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for language, fields in raw.items():
+        if language not in I18N_LANGUAGES:
+            add_problem(errors, f"{path}.{language}", f"unknown language (one of {I18N_LANGUAGES})")
+            continue
+        if not isinstance(fields, Mapping):
+            add_problem(errors, f"{path}.{language}", "must be an object of fields")
+            continue
+        texts = {}
+        for name, text in fields.items():
+            if name not in I18N_FIELDS:
+                add_problem(errors, f"{path}.{language}.{name}", f"one of {I18N_FIELDS}")
+            elif not isinstance(text, str) or not text.strip():
+                add_problem(errors, f"{path}.{language}.{name}", "must be text")
+            else:
+                texts[name] = text.strip()
+        if texts:
+            out[language] = dict(sorted(texts.items()))
+    return dict(sorted(out.items()))
+
+
+def _with_i18n(item: dict[str, Any], raw: Mapping, path: str, errors: Problems) -> dict[str, Any]:
+    translations = _i18n(raw.get(I18N_KEY), f"{path}.{I18N_KEY}", errors)
+    if translations:
+        item[I18N_KEY] = translations
+    return item
+
+
 def _hours(value: Any, path: str, errors: Problems, *, optional: bool = False) -> Any:
     if value is None and optional:
         return None
@@ -105,7 +169,11 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
     for i, stage_raw in enumerate(stages_raw):
         path = f"stages[{i}]"
         stage = _require(
-            stage_raw, STAGE_KEYS, ("key", "name", "kind", "expected_duration_hours"), path, errors
+            stage_raw,
+            (*STAGE_KEYS, I18N_KEY),
+            ("key", "name", "kind", "expected_duration_hours"),
+            path,
+            errors,
         )
         if stage is None:
             continue
@@ -116,26 +184,31 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
         tasks = []
         for j, task_raw in enumerate(stage.get("tasks") or []):
             tpath = f"{path}.tasks[{j}]"
-            task = _require(task_raw, TASK_KEYS, ("key", "name"), tpath, errors)
+            task = _require(task_raw, (*TASK_KEYS, I18N_KEY), ("key", "name"), tpath, errors)
             if task is None:
                 continue
             tasks.append(
-                {
-                    "key": task.get("key"),
-                    "name": task.get("name"),
-                    "every_hours": _hours(
-                        task.get("every_hours"), f"{tpath}.every_hours", errors, optional=True
-                    ),
-                    "on_days": task.get("on_days"),
-                    "description": task.get("description") or "",
-                }
+                _with_i18n(
+                    {
+                        "key": task.get("key"),
+                        "name": task.get("name"),
+                        "every_hours": _hours(
+                            task.get("every_hours"), f"{tpath}.every_hours", errors, optional=True
+                        ),
+                        "on_days": task.get("on_days"),
+                        "description": task.get("description") or "",
+                    },
+                    task,
+                    tpath,
+                    errors,
+                )
             )
         checkpoints = []
         for j, cp_raw in enumerate(stage.get("checkpoints") or []):
             cpath = f"{path}.checkpoints[{j}]"
             cp = _require(
                 cp_raw,
-                CHECKPOINT_KEYS,
+                (*CHECKPOINT_KEYS, I18N_KEY),
                 ("key", "assay", "name", "metric", "value_type"),
                 cpath,
                 errors,
@@ -144,49 +217,61 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
                 continue
             spec = cp.get("spec")
             checkpoints.append(
-                {
-                    "key": cp.get("key"),
-                    "assay": cp.get("assay"),
-                    "name": cp.get("name"),
-                    "metric": cp.get("metric"),
-                    "unit": cp.get("unit") or "",
-                    "value_type": cp.get("value_type"),
-                    "spec": {} if spec is None else spec,
-                    "blocking": cp.get("blocking", True),
-                    "recorded_by": cp.get("recorded_by") or RecordedBy.ANY.value,
-                    "analyte": cp.get("analyte") or "",
-                    "pending_allowed": cp.get("pending_allowed", False),
-                    "retest_every_passages": cp.get("retest_every_passages"),
-                    "source": cp.get("source") or "",
-                    "notes": cp.get("notes") or "",
-                }
+                _with_i18n(
+                    {
+                        "key": cp.get("key"),
+                        "assay": cp.get("assay"),
+                        "name": cp.get("name"),
+                        "metric": cp.get("metric"),
+                        "unit": cp.get("unit") or "",
+                        "value_type": cp.get("value_type"),
+                        "spec": {} if spec is None else spec,
+                        "blocking": cp.get("blocking", True),
+                        "recorded_by": cp.get("recorded_by") or RecordedBy.ANY.value,
+                        "analyte": cp.get("analyte") or "",
+                        "pending_allowed": cp.get("pending_allowed", False),
+                        "retest_every_passages": cp.get("retest_every_passages"),
+                        "source": cp.get("source") or "",
+                        "notes": cp.get("notes") or "",
+                    },
+                    cp,
+                    cpath,
+                    errors,
+                )
             )
         stages.append(
-            {
-                "key": stage.get("key"),
-                "name": stage.get("name"),
-                "kind": stage.get("kind"),
-                "expected_duration_hours": _hours(
-                    stage.get("expected_duration_hours"), f"{path}.expected_duration_hours", errors
-                ),
-                "window_early_hours": _hours(
-                    stage.get("window_early_hours", 0), f"{path}.window_early_hours", errors
-                ),
-                "window_late_hours": _hours(
-                    stage.get("window_late_hours", 0), f"{path}.window_late_hours", errors
-                ),
-                "reminder_lead_hours": _hours(
-                    stage.get("reminder_lead_hours"),
-                    f"{path}.reminder_lead_hours",
-                    errors,
-                    optional=True,
-                ),
-                "depends_on": sorted(set(depends_on)),
-                "description": stage.get("description") or "",
-                "source": stage.get("source") or "",
-                "tasks": sorted(tasks, key=lambda t: str(t["key"])),
-                "checkpoints": checkpoints,
-            }
+            _with_i18n(
+                {
+                    "key": stage.get("key"),
+                    "name": stage.get("name"),
+                    "kind": stage.get("kind"),
+                    "expected_duration_hours": _hours(
+                        stage.get("expected_duration_hours"),
+                        f"{path}.expected_duration_hours",
+                        errors,
+                    ),
+                    "window_early_hours": _hours(
+                        stage.get("window_early_hours", 0), f"{path}.window_early_hours", errors
+                    ),
+                    "window_late_hours": _hours(
+                        stage.get("window_late_hours", 0), f"{path}.window_late_hours", errors
+                    ),
+                    "reminder_lead_hours": _hours(
+                        stage.get("reminder_lead_hours"),
+                        f"{path}.reminder_lead_hours",
+                        errors,
+                        optional=True,
+                    ),
+                    "depends_on": sorted(set(depends_on)),
+                    "description": stage.get("description") or "",
+                    "source": stage.get("source") or "",
+                    "tasks": sorted(tasks, key=lambda t: str(t["key"])),
+                    "checkpoints": checkpoints,
+                },
+                stage,
+                path,
+                errors,
+            )
         )
     if errors:
         raise DefinitionError(errors)

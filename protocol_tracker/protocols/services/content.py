@@ -34,7 +34,7 @@ def materialize(protocol: ProtocolTemplate, canonical: dict[str, Any]) -> dict[s
             window_early=defn.hours_to_timedelta(s["window_early_hours"]),
             window_late=defn.hours_to_timedelta(s["window_late_hours"]),
             reminder_lead=defn.hours_to_timedelta(s["reminder_lead_hours"]),
-            description=s["description"], source=s["source"],
+            description=s["description"], source=s["source"], i18n=s.get(defn.I18N_KEY, {}),
         )
         for position, s in enumerate(canonical["stages"], start=1)
     ])  # fmt: skip
@@ -47,12 +47,12 @@ def materialize(protocol: ProtocolTemplate, canonical: dict[str, Any]) -> dict[s
     tasks = TaskTemplate.objects.bulk_create([
         TaskTemplate(stage=by_key[s["key"]], key=t["key"], name=t["name"],
                      every=defn.hours_to_timedelta(t["every_hours"]), on_days=t["on_days"],
-                     description=t["description"])
+                     description=t["description"], i18n=t.get(defn.I18N_KEY, {}))
         for s in canonical["stages"] for t in s["tasks"]
     ])  # fmt: skip
     checkpoints = CheckpointTemplate.objects.bulk_create([
         CheckpointTemplate(protocol=protocol, stage=by_key[s["key"]], order=position,
-                           **{k: c[k] for k in defn.CHECKPOINT_KEYS})
+                           **{k: c[k] for k in defn.CHECKPOINT_KEYS}, i18n=c.get(defn.I18N_KEY, {}))
         for s in canonical["stages"] for position, c in enumerate(s["checkpoints"], start=1)
     ])  # fmt: skip
     return {
