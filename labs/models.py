@@ -26,12 +26,17 @@ class Role(models.TextChoices):
     REVIEWER = "reviewer", _("Reviewer (PI / QA)")
     LAB_ADMIN = "lab_admin", _("Lab admin")
     VIEWER = "viewer", _("Viewer")
+    # A clinician (transplant team, study nurse) works with the patient: sees the patient
+    # identifiers behind the pseudonym and records clinical data; reads the rest like a viewer.
+    CLINICIAN = "clinician", _("Clinician")
 
 
 # Who may do what, by role. Services check these; the UI and API only hide what they cannot do.
 CAN_WORK = frozenset({Role.TECHNICIAN, Role.REVIEWER, Role.LAB_ADMIN})
 CAN_REVIEW = frozenset({Role.REVIEWER})
 CAN_ADMINISTER = frozenset({Role.LAB_ADMIN})
+# The roles that may see who a pseudonymous donor is (the identifier vault; every read audited).
+CAN_SEE_PATIENT = frozenset({Role.CLINICIAN})
 
 
 class Lab(models.Model):

@@ -120,6 +120,11 @@ def viewer(lab):
 
 
 @pytest.fixture
+def clinician(lab):
+    return _member(lab, "clinician", "clinician-a")
+
+
+@pytest.fixture
 def other_technician(other_lab):
     return _member(other_lab, "technician", "tech-b")
 

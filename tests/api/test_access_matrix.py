@@ -32,7 +32,7 @@ from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-PEOPLE = ("technician", "reviewer", "lab_admin", "viewer")
+PEOPLE = ("technician", "reviewer", "lab_admin", "viewer", "clinician")
 ALL = frozenset(PEOPLE)
 WORK = frozenset({"technician", "reviewer", "lab_admin"})
 REVIEW = frozenset({"reviewer"})
@@ -510,12 +510,15 @@ def _assert_problem(response, status: int, where: str) -> dict:
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_access_matrix(case, world, other_world, technician, reviewer, lab_admin, viewer):
+def test_access_matrix(
+    case, world, other_world, technician, reviewer, lab_admin, viewer, clinician
+):
     users = {
         "technician": technician,
         "reviewer": reviewer,
         "lab_admin": lab_admin,
         "viewer": viewer,
+        "clinician": clinician,
     }
     f.attach_upload(world)
     f.attach_upload(other_world)

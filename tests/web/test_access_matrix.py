@@ -7,7 +7,7 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("technician", "reviewer", "lab_admin", "viewer")
+ROLES = ("technician", "reviewer", "lab_admin", "viewer", "clinician")
 ALL = frozenset(ROLES)
 WORK = frozenset({"technician", "reviewer", "lab_admin"})
 REVIEW = frozenset({"reviewer"})
