@@ -253,6 +253,11 @@ SPECTACULAR_SETTINGS = {
         "DispositionEnum": "protocol_tracker.qc.models.Disposition",
         "ParseStatusEnum": "protocol_tracker.qc.models.RawFileStatus",
         "RawFileKindEnum": "protocol_tracker.qc.models.RawFileKind",
+        "VerdictEnum": "protocol_tracker.qc.models.Verdict",
+        "ItemKindEnum": "protocol_tracker.custody.models.ItemKind",
+        "ShipmentKindEnum": "protocol_tracker.custody.models.ShipmentKind",
+        "ScanVerdictEnum": "protocol_tracker.custody.models.ScanVerdict",
+        "LabelFormatEnum": "protocol_tracker.identity.models.LabelFormat",
     },
 }
 

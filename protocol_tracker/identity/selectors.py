@@ -75,3 +75,8 @@ def label_prints_of_coi(*, coi: Coi) -> QuerySet[LabelPrint]:
     return label_prints_with_totals(
         LabelPrint.objects.for_lab(coi.lab_id).filter(Q(coi=coi))
     ).order_by("-printed_at", "-id")
+
+
+def label_print_for_user(*, label_print_id: int, user: Person) -> LabelPrint:
+    """One print of the user's labs (another lab's raises ``LabelPrint.DoesNotExist``)."""
+    return label_prints_visible_to(user).get(pk=label_print_id)

@@ -14,7 +14,7 @@ from protocol_tracker.runs.selectors import run_lineage
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, reviewer):
+def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, reviewer, clinician):
     protocol_import_defaults(lab=lab)
 
     demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
@@ -45,8 +45,10 @@ def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, review
         .verdict
         == "pending"
     )
+    # The out-of-spec viability, and the blood that travelled too warm (its logger's excursion).
     assert list(Deviation.objects.values_list("kind", "status", "run__donor__code")) == [
-        ("oos", "open", "DEMO-003")
+        ("oos", "open", "DEMO-003"),
+        ("custody", "open", "DEMO-003"),
     ]
     feeds_today = (
         TaskOccurrence.objects.filter(

@@ -139,7 +139,7 @@ def test_production_profile():
         ),
         ({"PATIENT_VAULT_KEYS": "not-a-key"}, "PATIENT_VAULT_KEYS: key 1 is not a Fernet key"),
         (
-            {"PATIENT_VAULT_KEYS": "A" * 44 + ",short"},
+            {"PATIENT_VAULT_KEYS": VAULT_KEY + ",short"},
             "PATIENT_VAULT_KEYS: key 2 is not a Fernet key",
         ),
     ],
@@ -208,6 +208,7 @@ def test_production_profile_passes_check_deploy(tmp_path):
         "ALLOWED_HOSTS": "tracker.lab.example",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "PATIENT_VAULT_KEYS": VAULT_KEY,
     }
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
 
@@ -224,6 +225,7 @@ def test_seed_demo_refuses_production(tmp_path):
         "ALLOWED_HOSTS": "tracker.lab.example",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "PATIENT_VAULT_KEYS": VAULT_KEY,
     }
     result = _manage("seed_demo", env=env)
 
