@@ -70,9 +70,17 @@ def decrypt(token: str) -> str:
 
 
 def rotate(token: str) -> str:
-    """``token`` re-encrypted with the newest key (same plaintext)."""
+    """``token`` re-encrypted with the newest key (same plaintext); unchanged when the newest
+    key already opens it, so a second rotation rewrites nothing."""
+    ring = keyring()
     try:
-        return keyring().rotate(token.encode()).decode()
+        ring._fernets[0].decrypt(token.encode())
+    except InvalidToken:
+        pass
+    else:
+        return token
+    try:
+        return ring.rotate(token.encode()).decode()
     except InvalidToken:
         raise VaultKeyError("a vault token opens with none of the configured keys") from None
 

@@ -137,7 +137,13 @@ def _draw_label(canvas: Canvas, tpl: LabelTemplate, label: LabelContent, x0: flo
         rows.append((label.mark, bold, tpl.font_pt))
     rows.append((label.title, bold, tpl.title_pt))
     rows += [(line, regular, tpl.font_pt) for line in (*label.lines, *label.private_lines)]
-    for text, font, size in rows[: tpl.max_lines + 1 + bool(label.banner) + bool(label.mark)]:
+    for index, (text, font, size) in enumerate(
+        rows[: tpl.max_lines + 1 + bool(label.banner) + bool(label.mark)]
+    ):
+        if index == 0 and label.banner:
+            # The banner is a required statement: it shrinks to fit, it is never cut.
+            while size > 3 and stringWidth(text, font, size) > text_w:
+                size -= 0.2
         y -= size * 1.15
         if y < y0 + m + bar_h - 1:
             break
