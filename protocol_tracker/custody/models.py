@@ -56,7 +56,7 @@ class Item(models.Model):
     class Meta:
         ordering = ["run", "item_id"]
         constraints = [
-            models.UniqueConstraint(fields=["lab", "item_id"], name="custody_item_id_unique"),
+            models.UniqueConstraint(fields=["item_id"], name="custody_item_id_unique"),
         ]
 
     def __str__(self) -> str:

@@ -169,3 +169,73 @@ def custody_objects(lab, worker) -> dict[str, int]:
 
 
 __all__ = ["CustodyWorld", "custody", "custody_definition", "custody_objects", "custody_world"]
+
+
+# --- for the API access matrix: one custody world per lab world, made when first asked --------
+
+
+def cw_of(world) -> CustodyWorld:
+    """The custody world of an API ``LabWorld`` (built once, kept in ``world.extra``)."""
+    if "cw" not in world.extra:
+        cw = custody_world(world.lab, world.worker)
+        custody.identity_scan_record(
+            stage_run=cw.stage_run, checkpoint=cw.checkpoint, scanned=cw.good_scan(), actor=cw.worker
+        )
+        world.extra["cw"] = cw
+        world.extra["shipment"] = shipment_of(cw)
+        world.extra["handoff"] = handoff_of(cw, cw.tube)
+        world.extra["print"] = custody.run_labels_print(
+            run=cw.run, template="cryovial", count=2, actor=cw.worker
+        ).record
+    return world.extra["cw"]
+
+
+def shipment_of(cw: CustodyWorld):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return custody.shipment_create(
+        run=cw.run, kind="product", courier="Cold chain", origin="Lab", destination="Clinic",
+        range_min_c=2, range_max_c=8, packed_at=timezone.now() - timedelta(hours=3),
+        actor=cw.worker,
+    )  # fmt: skip
+
+
+def handoff_of(cw: CustodyWorld, it: Item):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return custody.handoff_send(
+        item=it, from_party="Nurse", from_location="Ward", to_party="Lab", to_location="Lab",
+        sent_at=timezone.now() - timedelta(hours=1), scanned=payload(it), actor=cw.worker,
+    )  # fmt: skip
+
+
+def logger_csv() -> bytes:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = timezone.now() - timedelta(hours=2)
+    rows = ["time,temperature_c"] + [
+        f"{(start + timedelta(minutes=5 * i)).isoformat()},5.0" for i in range(12)
+    ]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def cw_of_scenario(scenario) -> CustodyWorld:
+    """The custody world of a web ``Scenario`` (built once, kept on it): a scanned tube, a
+    shipment, a hand-off on its way and a label print."""
+    cached = getattr(scenario, "_custody", None)
+    if cached is None:
+        worker = scenario.run.created_by
+        cached = custody_world(scenario.run.lab, worker)
+        cached.shipment = shipment_of(cached)
+        cached.handoff = handoff_of(cached, cached.tube)
+        cached.label_print = custody.run_labels_print(
+            run=cached.run, template="cryovial", count=1, actor=worker
+        ).record
+        scenario._custody = cached
+    return cached

@@ -24,7 +24,8 @@ MAX_ITEMS = 500
 def items_register(
     *, run: Run, kind: str, count: int, actor: Person, description: str = ""
 ) -> list[Item]:
-    """``count`` new items of ``kind`` for ``run``, each with an item id unique in the lab."""
+    """``count`` new items of ``kind`` for ``run``, each with an item id unique in the
+    installation (one sequence for every lab, as COIs: an item id alone names one item)."""
     run = lock_run(run.pk)
     require_role(actor, run.lab_id, CAN_HANDLE, "register labelled items")
     if kind not in ItemKind.values:
@@ -42,7 +43,7 @@ def items_register(
             run=run,
             coi=coi,
             kind=kind,
-            item_id=item_id_format(letter, counter_next(f"item:{run.lab_id}")),
+            item_id=item_id_format(letter, counter_next("item")),
             description=description,
             created_by=actor,
         )

@@ -11,7 +11,7 @@ from django.db import transaction
 from labs.models import CAN_SEE_PATIENT
 from labs.selectors import has_role, require_role
 from protocol_tracker.core.actors import Person
-from protocol_tracker.core.errors import ValidationFailed
+from protocol_tracker.core.errors import Conflict, ValidationFailed
 from protocol_tracker.custody.models import Item, ItemKind
 from protocol_tracker.custody.services.common import CAN_HANDLE, run_coi
 from protocol_tracker.custody.services.items import items_register
@@ -71,6 +71,25 @@ def run_labels_print(
     run = lock_run(run.pk)
     require_role(actor, run.lab_id, CAN_HANDLE, "print labels")
     coi = run_coi(run)
+    key = (idempotency_key or "").strip()
+    earlier = (
+        LabelPrint.objects.filter(printed_by=actor, idempotency_key=key).first() if key else None
+    )
+    if earlier is not None:
+        # A retry: the same items again (none registered twice); label_print replays the print
+        # when the rest of the request is the same and refuses it otherwise.
+        if count is not None and count != len(earlier.labels):
+            raise Conflict(
+                f"idempotency key {key!r} was already used for another print",
+                code="idempotency_mismatch",
+            )
+        count, items = None, []
+        reprint_of = earlier.reprint_of
+        targets_of_earlier = list(
+            Item.objects.for_lab(run.lab_id).filter(
+                run=run, item_id__in=[label["title"] for label in earlier.labels]
+            )
+        )
     if items and count:
         raise ValidationFailed("give either a count of new items or items to reprint, not both")
     if items:
@@ -87,6 +106,8 @@ def run_labels_print(
                 fields={"items": ["not in the print being repeated"]},
             )
         targets = list(items)
+    elif earlier is not None:
+        targets = targets_of_earlier
     else:
         if reprint_of is not None:
             targets = list(
