@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from labs.selectors import role_in_lab
 from protocol_tracker.core.errors import DomainError
 from protocol_tracker.custody import services as custody
+from protocol_tracker.custody.models import ItemKind
 from protocol_tracker.custody.services.common import CAN_HANDLE
 from protocol_tracker.identity import selectors as identity_selectors
 from protocol_tracker.identity import services as identity
@@ -77,7 +78,10 @@ def identity_scan(request: HttpRequest, stage_pk: int, checkpoint_pk: int) -> Ht
         "scan": scan,
         "deviation": deviation,
         "expected_coi": stage_run.run.donor.coi.value if stage_run.run.donor.coi_id else "",
-        "item_kinds": (checkpoint.spec or {}).get("item_kinds") or [],
+        "item_kinds": [
+            str(ItemKind(kind).label) if kind in ItemKind.values else kind
+            for kind in (checkpoint.spec or {}).get("item_kinds") or []
+        ],
         "witness_always": (checkpoint.spec or {}).get("witness") == "always",
     }
     if request.htmx:
