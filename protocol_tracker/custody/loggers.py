@@ -23,6 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from itertools import pairwise
 from statistics import median
 
 MAX_ROWS = 500_000
@@ -120,9 +121,15 @@ def _unit(header: str) -> str:
 def _columns(header: list[str]) -> tuple[int, int | None, int, str]:
     """(time column, separate time-of-day column or None, temperature column, unit)."""
     lowered = [h.strip().lower() for h in header]
-    date_col = next((i for i, h in enumerate(lowered) if "date" in h or "datum" in h or "日期" in h), None)
+    date_col = next(
+        (i for i, h in enumerate(lowered) if "date" in h or "datum" in h or "日期" in h), None
+    )
     time_col = next(
-        (i for i, h in enumerate(lowered) if ("time" in h or "zeit" in h or "时间" in h) and "zone" not in h),
+        (
+            i
+            for i, h in enumerate(lowered)
+            if ("time" in h or "zeit" in h or "时间" in h) and "zone" not in h
+        ),
         None,
     )
     temp_col = next((i for i, h in enumerate(lowered) if any(w in h for w in _TEMP_WORDS)), None)
@@ -133,7 +140,9 @@ def _columns(header: list[str]) -> tuple[int, int | None, int, str]:
         )
     if date_col is not None and time_col is not None and date_col != time_col:
         return date_col, time_col, temp_col, _unit(header[temp_col])
-    return (date_col if date_col is not None else time_col), None, temp_col, _unit(header[temp_col])
+    stamp_col = date_col if date_col is not None else time_col
+    assert stamp_col is not None  # one of them was found above
+    return stamp_col, None, temp_col, _unit(header[temp_col])
 
 
 def _parse_time(text: str, zone: tzinfo, row: int) -> tuple[datetime, bool]:
@@ -154,11 +163,15 @@ def _parse_time(text: str, zone: tzinfo, row: int) -> tuple[datetime, bool]:
             match = pattern.match(raw)
             if match:
                 a, b, c, hh, mm, ss = match.groups()
-                year, month, day = (int(c), int(b), int(a)) if order == "dmy" else (int(a), int(b), int(c))
+                year, month, day = (
+                    (int(c), int(b), int(a)) if order == "dmy" else (int(a), int(b), int(c))
+                )
                 try:
                     moment = datetime(year, month, day, int(hh), int(mm), int(ss or 0))  # noqa: DTZ001
                 except ValueError:
-                    raise LoggerFileError(f"row {row}: {text!r} is not a real date and time") from None
+                    raise LoggerFileError(
+                        f"row {row}: {text!r} is not a real date and time"
+                    ) from None
                 break
         else:
             if _SLASHED_DMY.match(raw):
@@ -234,7 +247,9 @@ def parse(data: bytes, *, zone: tzinfo) -> LoggerRecord:
             continue
         if len(row) <= width:
             raise LoggerFileError(f"row {number}: {len(row)} column(s), expected {width + 1}")
-        stamp = row[time_col] if tod_col is None else f"{row[time_col].strip()} {row[tod_col].strip()}"
+        stamp = (
+            row[time_col] if tod_col is None else f"{row[time_col].strip()} {row[tod_col].strip()}"
+        )
         moment, had_zone = _parse_time(stamp, zone, number)
         zoned += had_zone
         naive += not had_zone
@@ -285,15 +300,17 @@ def judge(record: LoggerRecord, *, min_c: float, max_c: float) -> Judgement:
             else:
                 lo, hi = min(lo, value), max(hi, value)
         elif start is not None:
-            excursions.append(Excursion(start, moment, (moment - start).total_seconds() / 60, lo, hi))
+            excursions.append(
+                Excursion(start, moment, (moment - start).total_seconds() / 60, lo, hi)
+            )
             start = None
     if start is not None:
         end = readings[-1][0]
         excursions.append(Excursion(start, end, (end - start).total_seconds() / 60, lo, hi))
     gaps: list[Gap] = []
     if len(readings) > 2:
-        steps = [(b[0] - a[0]) for a, b in zip(readings, readings[1:], strict=False)]
-        usual = median(steps)
+        steps = [(b[0] - a[0]) for a, b in pairwise(readings)]
+        usual = timedelta(seconds=median(step.total_seconds() for step in steps))
         limit = max(usual * GAP_FACTOR, GAP_MIN)
         gaps = [
             Gap(readings[i][0], readings[i + 1][0], step.total_seconds() / 60)

@@ -104,7 +104,9 @@ class IdentityScan(models.Model):
     witness_signature = models.OneToOneField(
         "signatures.Signature", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    scanned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    scanned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     scanned_at = models.DateTimeField(auto_now_add=True)
 
     objects = LabScopedQuerySet.as_manager()
@@ -142,7 +144,9 @@ class HandOff(models.Model):
     from_location = models.CharField(max_length=200)
     to_party = models.CharField(max_length=200)
     to_location = models.CharField(max_length=200)
-    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     sent_at = models.DateTimeField()
     sent_scan = models.CharField(max_length=600)
     received_by = models.ForeignKey(
@@ -161,7 +165,8 @@ class HandOff(models.Model):
         ordering = ["sent_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(received_at__isnull=True) | models.Q(received_at__gte=models.F("sent_at")),
+                condition=models.Q(received_at__isnull=True)
+                | models.Q(received_at__gte=models.F("sent_at")),
                 name="handoff_received_after_sent",
             ),
         ]
@@ -263,7 +268,9 @@ class LoggerFile(models.Model):
     deviation = models.ForeignKey(
         "qc.Deviation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     objects = LabScopedQuerySet.as_manager()

@@ -22,7 +22,9 @@ from protocol_tracker.runs.models import Run
 
 
 def items_of_run(*, run: Run) -> QuerySet[Item]:
-    return Item.objects.for_lab(run.lab_id).filter(run=run).select_related("coi").order_by("item_id")
+    return (
+        Item.objects.for_lab(run.lab_id).filter(run=run).select_related("coi").order_by("item_id")
+    )
 
 
 def item_by_item_id(*, lab_id: int, item_id: str) -> Item | None:
@@ -77,7 +79,9 @@ def shipments_of_run(*, run: Run) -> QuerySet[Shipment]:
         .prefetch_related(
             Prefetch(
                 "logger_files",
-                queryset=LoggerFile.objects.select_related("deviation").order_by("uploaded_at", "pk"),
+                queryset=LoggerFile.objects.select_related("deviation").order_by(
+                    "uploaded_at", "pk"
+                ),
             )
         )
         .order_by("packed_at", "pk")
@@ -217,7 +221,9 @@ def manual_identity_entries(run: Run) -> list[dict]:
     )
     return [
         {
-            "kind": "identity_manual_entry" if scan.method == ScanMethod.MANUAL else "identity_witnessed",
+            "kind": "identity_manual_entry"
+            if scan.method == ScanMethod.MANUAL
+            else "identity_witnessed",
             "object_type": "custody.identityscan",
             "object_id": scan.pk,
             "stage_run": scan.stage_run_id,

@@ -52,7 +52,9 @@ def _blood_receipt(run: Run, *, actor, at: datetime) -> None:
     if Item.objects.filter(run=run, kind="blood_tube").exists():
         return
     drawn = at - 7 * H
-    tube = custody.run_labels_print(run=run, template="tube", kind="blood_tube", count=1, actor=actor)
+    tube = custody.run_labels_print(
+        run=run, template="tube", kind="blood_tube", count=1, actor=actor
+    )
     item = Item.objects.get(run=run, item_id=tube.record.labels[0]["title"])
     payload = scan_payload(item.coi.value, item.item_id)
     shipment = custody.shipment_create(
@@ -78,7 +80,14 @@ def _blood_receipt(run: Run, *, actor, at: datetime) -> None:
     )
     legs = [
         ("Ward nurse", "Ward 5", "Courier", "Courier box", drawn + 0.6 * H, drawn + 0.75 * H),
-        ("Courier", "Courier box", "Receiving technician", "GMP lab goods-in", drawn + 4.9 * H, drawn + 5 * H),
+        (
+            "Courier",
+            "Courier box",
+            "Receiving technician",
+            "GMP lab goods-in",
+            drawn + 4.9 * H,
+            drawn + 5 * H,
+        ),
     ]
     for from_party, from_location, to_party, to_location, sent, received in legs:
         handoff = custody.handoff_send(
@@ -119,7 +128,10 @@ def satisfy_checkpoint(sr: StageRun, cp: CheckpointTemplate, *, actor, at: datet
             )
             item = Item.objects.get(run=run, item_id=printed.record.labels[0]["title"])
         custody.identity_scan_record(
-            stage_run=sr, checkpoint=cp, scanned=scan_payload(item.coi.value, item.item_id), actor=actor
+            stage_run=sr,
+            checkpoint=cp,
+            scanned=scan_payload(item.coi.value, item.item_id),
+            actor=actor,
         )
         return True
     if cp.recorded_by == RecordedBy.SYSTEM:

@@ -156,7 +156,9 @@ class LabelPrint(models.Model):
     reason = models.TextField(blank=True)
     document_sha256 = models.CharField(max_length=64)
     idempotency_key = models.CharField(max_length=128, blank=True)
-    printed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    printed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     printed_at = models.DateTimeField(auto_now_add=True)
 
     objects = LabScopedQuerySet.as_manager()

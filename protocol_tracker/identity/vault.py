@@ -49,7 +49,8 @@ def _keyring(keys: tuple[str, ...]) -> MultiFernet:
     try:
         return MultiFernet([Fernet(k) for k in raw])
     except (ValueError, TypeError) as exc:
-        raise VaultKeyError(f"PATIENT_VAULT_KEYS holds a key that is not a Fernet key: {exc}")
+        message = f"PATIENT_VAULT_KEYS holds a key that is not a Fernet key: {exc}"
+        raise VaultKeyError(message) from None
 
 
 def keyring() -> MultiFernet:

@@ -67,7 +67,11 @@ class LabelPrintForm(forms.Form):
     copies = forms.IntegerField(label=_("Copies of each"), min_value=1, max_value=10, initial=1)
     output = forms.ChoiceField(
         label=_("Printer"),
-        choices=[("pdf", _("PDF (label roll)")), ("a4", _("PDF (A4 sheet)")), ("zpl", _("ZPL (Zebra)"))],
+        choices=[
+            ("pdf", _("PDF (label roll)")),
+            ("a4", _("PDF (A4 sheet)")),
+            ("zpl", _("ZPL (Zebra)")),
+        ],
     )
     with_patient_identifiers = forms.BooleanField(
         label=_("Print the patient identifiers (clinicians)"), required=False
@@ -136,7 +140,9 @@ class HandOffForm(forms.Form):
     def __init__(self, *args, items=(), **kwargs):
         kwargs.setdefault("initial", {}).setdefault("sent_at", local_now_minute())
         super().__init__(*args, **kwargs)
-        self.fields["item"].choices = [(i.item_id, f"{i.item_id} · {i.get_kind_display()}") for i in items]
+        self.fields["item"].choices = [
+            (i.item_id, f"{i.item_id} · {i.get_kind_display()}") for i in items
+        ]
 
 
 class HandOffReceiveForm(forms.Form):
@@ -147,7 +153,9 @@ class HandOffReceiveForm(forms.Form):
         label=_("Scan the item's label"),
         max_length=600,
         strip=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": "autofocus", "class": "scan-input"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autofocus": "autofocus", "class": "scan-input"}
+        ),
     )
 
     def __init__(self, *args, **kwargs):
@@ -156,9 +164,13 @@ class HandOffReceiveForm(forms.Form):
 
 
 class IdentifiersForm(forms.Form):
-    hospital_record = forms.CharField(label=_("Hospital record number"), required=False, max_length=200)
+    hospital_record = forms.CharField(
+        label=_("Hospital record number"), required=False, max_length=200
+    )
     date_of_birth = forms.CharField(label=_("Date of birth"), required=False, max_length=200)
-    trial_subject = forms.CharField(label=_("Clinical-trial subject ID"), required=False, max_length=200)
+    trial_subject = forms.CharField(
+        label=_("Clinical-trial subject ID"), required=False, max_length=200
+    )
     reason = forms.CharField(label=_("Reason (for a correction)"), required=False, max_length=2000)
 
     def values(self) -> dict[str, str]:

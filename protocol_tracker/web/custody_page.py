@@ -104,9 +104,7 @@ def temperature_plot(shipment: Shipment, *, tz) -> TemperaturePlot:
         end = x(datetime.fromisoformat(excursion["end"]))
         plot.excursions.append((start, max(end - start, 2)))
     plot.marks = [
-        (x(t), y(v), v)
-        for t, v in points
-        if v < shipment.range_min_c or v > shipment.range_max_c
+        (x(t), y(v), v) for t, v in points if v < shipment.range_min_c or v > shipment.range_max_c
     ][:200]
     plot.ticks = [(y(v), f"{v:g} °C") for v in (shipment.range_min_c, shipment.range_max_c)]
     plot.times = [

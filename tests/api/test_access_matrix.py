@@ -23,11 +23,11 @@ import pytest
 from django.utils import timezone
 
 from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.custody import services as custody
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
-from protocol_tracker.custody import services as custody
 from tests.api.conftest import client_for
 from tests.builders import custody as custody_builders
 from tests.builders.custody_world import custody_world, cw_of, handoff_of, logger_csv, shipment_of
@@ -526,7 +526,7 @@ def _shipment_body(w, run):
     }  # fmt: skip
 
 
-def CustodyCase(*args, **kwargs) -> Case:  # noqa: N802 - reads as the Case it builds
+def CustodyCase(*args, **kwargs) -> Case:
     return Case(*args, custody=True, **kwargs)
 
 
@@ -571,7 +571,8 @@ CASES += [
          present=lambda w: (cw_of(w), w.extra["print"].pk)[1]),
     CustodyCase("label-prints retrieve", "GET", "/api/v1/label-prints/{id}/", ALL, 200,
          target=lambda w: (cw_of(w), w.extra["print"])[1]),
-    CustodyCase("label-prints reconcile", "POST", "/api/v1/label-prints/{id}/reconcile/", HANDLE, 200,
+    CustodyCase("label-prints reconcile", "POST", "/api/v1/label-prints/{id}/reconcile/", HANDLE,
+         200,
          target=lambda w: (cw_of(w), w.extra["print"])[1],
          fresh=lambda w: custody.run_labels_print(run=cw_of(w).run, template="tube", count=1,
                                                   actor=w.worker).record,
@@ -581,14 +582,16 @@ CASES += [
     CustodyCase("run labels print", "POST", "/api/v1/runs/{id}/labels/", HANDLE, 201,
          target=lambda w: cw_of(w).run,
          body=lambda w, _: {"template": "cryovial", "count": 1, "kind": "vial"}),
-    CustodyCase("donor identifiers kinds", "GET", "/api/v1/donors/{id}/patient-identifiers/", ALL, 200,
+    CustodyCase("donor identifiers kinds", "GET", "/api/v1/donors/{id}/patient-identifiers/", ALL,
+         200,
          target=lambda w: cw_of(w).run.donor),
-    CustodyCase("donor identifiers record", "POST", "/api/v1/donors/{id}/patient-identifiers/", PATIENT,
-         201, target=lambda w: cw_of(w).run.donor,
+    CustodyCase("donor identifiers record", "POST", "/api/v1/donors/{id}/patient-identifiers/",
+         PATIENT, 201, target=lambda w: cw_of(w).run.donor,
          fresh=lambda w: _fresh_cw(w).run.donor,
          body=lambda w, _: {"values": {"hospital_record": "MRN-9"}}),
-    CustodyCase("donor identifiers reveal", "POST", "/api/v1/donors/{id}/patient-identifiers/reveal/",
-         PATIENT, 200, target=lambda w: cw_of(w).run.donor,
+    CustodyCase("donor identifiers reveal", "POST",
+         "/api/v1/donors/{id}/patient-identifiers/reveal/", PATIENT, 200,
+         target=lambda w: cw_of(w).run.donor,
          body=lambda w, _: {"purpose": "bedside check"}),
     CustodyCase("computed-results list", "GET", "/api/v1/computed-results/", ALL, 200,
          present=lambda w: cw_of(w).stage_run.identity_scans.first().qc_result_id),

@@ -49,7 +49,7 @@ def run() -> dict[str, dict]:
     sheet = render(template="cryovial", labels=labels, output="pdf", sheet="a4")
     sheet_s = time.perf_counter() - started
     started = time.perf_counter()
-    roll = render(template="cryovial", labels=labels, output="pdf", sheet="roll")
+    render(template="cryovial", labels=labels, output="pdf", sheet="roll")
     roll_s = time.perf_counter() - started
     started = time.perf_counter()
     zpl = render(template="cryovial", labels=labels, output="zpl")

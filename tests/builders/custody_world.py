@@ -37,7 +37,11 @@ def custody_definition(code: str = "custody-test") -> dict:
                         assay="identity_scan",
                         name="Tube label scanned",
                         value_type="identity",
-                        spec={"expected": "match", "item_kinds": ["blood_tube"], "witness": "manual"},
+                        spec={
+                            "expected": "match",
+                            "item_kinds": ["blood_tube"],
+                            "witness": "manual",
+                        },
                         recorded_by="person",
                     ),
                     checkpoint_definition(
@@ -152,9 +156,7 @@ def custody_objects(lab, worker) -> dict[str, int]:
         scanned=world.good_scan(),
         actor=worker,
     )
-    printed = custody.run_labels_print(
-        run=world.run, template="cryovial", count=1, actor=worker
-    )
+    printed = custody.run_labels_print(run=world.run, template="cryovial", count=1, actor=worker)
     return {
         "custody-items": world.tube.pk,
         "identity-scans": scan.pk,
@@ -179,7 +181,10 @@ def cw_of(world) -> CustodyWorld:
     if "cw" not in world.extra:
         cw = custody_world(world.lab, world.worker)
         custody.identity_scan_record(
-            stage_run=cw.stage_run, checkpoint=cw.checkpoint, scanned=cw.good_scan(), actor=cw.worker
+            stage_run=cw.stage_run,
+            checkpoint=cw.checkpoint,
+            scanned=cw.good_scan(),
+            actor=cw.worker,
         )
         world.extra["cw"] = cw
         world.extra["shipment"] = shipment_of(cw)

@@ -115,7 +115,9 @@ def test_a_gap_in_the_readings_is_flagged():
     ],
 )
 def test_unreadable_files_say_which_row_and_why(data, message):
-    with pytest.raises(LoggerFileError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+    with pytest.raises(
+        LoggerFileError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")
+    ):
         parse(data, zone=UTC)
 
 

@@ -19,7 +19,11 @@ from protocol_tracker.custody.models import IdentityScan
 from protocol_tracker.custody.services import identity_scan_record
 from protocol_tracker.identity.checks import check_character
 from protocol_tracker.qc.models import Deviation, QCResult
-from protocol_tracker.qc.services import deviation_disposition, deviation_investigate, stage_complete
+from protocol_tracker.qc.services import (
+    deviation_disposition,
+    deviation_investigate,
+    stage_complete,
+)
 from protocol_tracker.signatures.models import Signature
 from tests.builders.custody import payload
 from tests.factories import PASSWORD
@@ -83,7 +87,11 @@ def test_a_wrong_or_unreadable_label_fails_blocks_and_opens_a_critical_deviation
 
     assert scan.verdict == verdict and reason in scan.reason
     deviation = Deviation.objects.get(qc_result=scan.qc_result)
-    assert (deviation.kind, deviation.severity, deviation.status) == ("identity", "critical", "open")
+    assert (deviation.kind, deviation.severity, deviation.status) == (
+        "identity",
+        "critical",
+        "open",
+    )
     assert deviation.run_id == cw.run.pk and deviation.stage_run_id == cw.stage_run.pk
     # The reviewers' alert (reminders.qc_failed) and the deviation's go out on commit.
     assert len(callbacks) >= 2
@@ -92,9 +100,7 @@ def test_a_wrong_or_unreadable_label_fails_blocks_and_opens_a_critical_deviation
         stage_complete(stage_run=cw.stage_run, actor=technician)
 
 
-def test_a_failed_check_is_scanned_again_only_after_a_reviewer_orders_it(
-    cw, technician, reviewer
-):
+def test_a_failed_check_is_scanned_again_only_after_a_reviewer_orders_it(cw, technician, reviewer):
     failed = _scan(cw, payload(cw.other_tube), technician)
     with pytest.raises(InvalidTransition, match="disposes of it"):
         _scan(cw, cw.good_scan(), technician)
@@ -106,7 +112,10 @@ def test_a_failed_check_is_scanned_again_only_after_a_reviewer_orders_it(
             actor=reviewer,
         )  # fmt: skip
     deviation_investigate(
-        deviation=deviation, phase="phase1", findings="tube of the next donor picked up", actor=technician
+        deviation=deviation,
+        phase="phase1",
+        findings="tube of the next donor picked up",
+        actor=technician,
     )
     deviation_disposition(
         deviation=deviation, decision="retest", justification="scan the right tube",

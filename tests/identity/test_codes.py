@@ -20,7 +20,7 @@ COI = PtLayout().format(prefix="DEMO", year=2026, sequence=17)
 
 
 def test_the_built_in_layout_writes_prefix_year_number_and_check():
-    assert COI == "DEMO-26-00017-" + check_character("DEMO2600017")
+    assert "DEMO-26-00017-" + check_character("DEMO2600017") == COI
     assert parse_coi(COI).sequence == 17
     assert parse_coi(f"  {COI.lower()} ").value == COI  # case and spaces forgiven
 
@@ -31,6 +31,19 @@ def test_every_single_substitution_is_refused():
         for other in ALPHABET:
             if other != char:
                 assert not is_valid(body[:index] + other + body[index + 1 :]), (index, other)
+
+
+def test_adjacent_transpositions_are_refused_at_least_99_times_in_100():
+    bodies = [f"DEMO26{n:05d}" for n in range(0, 100_000, 97)]
+    caught = total = 0
+    for body in bodies:
+        full = body + check_character(body)
+        for i in range(len(full) - 1):
+            if full[i] != full[i + 1]:
+                swapped = full[:i] + full[i + 1] + full[i] + full[i + 2 :]
+                total += 1
+                caught += not is_valid(swapped)
+    assert caught / total >= 0.99, (caught, total)
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from protocol_tracker.identity.services import (
     patient_identifiers_record,
     vault_rotate,
 )
-from tests.builders import new_donor, token_for
 from tests.api.conftest import client_for
+from tests.builders import new_donor, token_for
 
 pytestmark = pytest.mark.django_db
 

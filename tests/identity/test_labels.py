@@ -76,9 +76,7 @@ def test_an_a4_sheet_tiles_the_labels_and_each_decodes():
 
     (page,) = _decoded(document.content)
 
-    assert sorted(text for _fmt, text in page) == sorted(
-        [label.payload for label in labels] * 2
-    )
+    assert sorted(text for _fmt, text in page) == sorted([label.payload for label in labels] * 2)
 
 
 def test_the_pdf_is_the_same_for_the_same_labels():
@@ -144,8 +142,15 @@ def test_a_repeated_key_prints_once(lab, technician):
         run=world.run, template="tube", kind="sample", count=1, actor=technician,
         idempotency_key="k1",
     )  # fmt: skip
-    labels = [LabelContent(payload=one.record.labels[0]["payload"], title=one.record.labels[0]["title"],
-              lines=tuple(one.record.labels[0]["lines"]), banner=one.record.labels[0]["banner"])]  # fmt: skip
+    first = one.record.labels[0]
+    labels = [
+        LabelContent(
+            payload=first["payload"],
+            title=first["title"],
+            lines=tuple(first["lines"]),
+            banner=first["banner"],
+        )
+    ]
     replay = label_print(
         lab=lab, template="tube", labels=labels, actor=technician, subject_type="runs.run",
         subject_id=str(world.run.pk), coi=world.run.donor.coi, idempotency_key="k1",
@@ -190,7 +195,10 @@ def test_patient_identifiers_only_on_a_clinicians_labels(lab, technician, clinic
     assert "MRN MRN-0042" in text and "DOB 1966-04-03" in text
     assert printed.record.with_patient_identifiers
     assert "MRN-0042" not in str(printed.record.labels)  # never kept on the record
-    assert AuditEvent.objects.filter(action="patient_identifier.read", actor_user=clinician).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="patient_identifier.read", actor_user=clinician).count()
+        == 1
+    )
 
 
 @pytest.mark.django_db

@@ -21,6 +21,7 @@ PATIENT = frozenset({"clinician"})
 def _cw(s):
     return cw_of_scenario(s)
 
+
 # name, method, url from a scenario, roles allowed, status when allowed (own lab)
 OBJECT_VIEWS = [
     ("run", "get", lambda s: f"/runs/{s.run.pk}/", ALL, 200),

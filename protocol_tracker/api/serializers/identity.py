@@ -37,7 +37,9 @@ class ItemSerializer(serializers.ModelSerializer):
 
 class IdentityScanCreateSerializer(serializers.Serializer):
     stage_run = ScopedPrimaryKeyField(model=StageRun)
-    checkpoint = ScopedPrimaryKeyField(model=CheckpointTemplate, help_text="An identity checkpoint.")
+    checkpoint = ScopedPrimaryKeyField(
+        model=CheckpointTemplate, help_text="An identity checkpoint."
+    )
     scanned = serializers.CharField(
         max_length=600,
         trim_whitespace=False,

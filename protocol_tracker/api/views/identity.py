@@ -129,7 +129,12 @@ class HandOffViewSet(LabScopedViewSet):
     @idempotent
     def create(self, request):
         data = self.validated()
-        labs = [m for m in run_selectors.runs_visible_to(request.user).values_list("lab_id", flat=True).distinct()]
+        labs = [
+            m
+            for m in run_selectors.runs_visible_to(request.user)
+            .values_list("lab_id", flat=True)
+            .distinct()
+        ]
         item = None
         for lab_id in labs:
             item = custody_selectors.item_by_item_id(lab_id=lab_id, item_id=data["item"])

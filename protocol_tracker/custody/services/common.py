@@ -28,16 +28,21 @@ def run_coi(run: Run) -> Coi:
 
 
 def line(value: object, field: str, *, max_length: int = 200, required: bool = True) -> str:
-    return clean_text(
-        value, field=field, max_length=max_length, required=required, multiline=False
-    )
+    return clean_text(value, field=field, max_length=max_length, required=required, multiline=False)
 
 
-def moment(value: datetime | None, field: str, *, required: bool = True) -> datetime | None:
+def moment(value: datetime | None, field: str) -> datetime:
+    """``value``, a time that happened: aware and not in the future."""
     if value is None:
-        if required:
-            raise ValidationFailed(f"{field} is required", fields={field: ["required"]})
-        return None
+        raise ValidationFailed(f"{field} is required", fields={field: ["required"]})
+    return _past(value, field)
+
+
+def moment_or_none(value: datetime | None, field: str) -> datetime | None:
+    return None if value is None else _past(value, field)
+
+
+def _past(value: datetime, field: str) -> datetime:
     if not isinstance(value, datetime) or timezone.is_naive(value):
         raise ValidationFailed(f"{field} needs a time zone", fields={field: ["give a time zone"]})
     if value > timezone.now() + timedelta(minutes=5):

@@ -28,7 +28,9 @@ def _verify(item: Item, scanned: str, field: str) -> str:
     try:
         parsed = scan_parse(scanned)
     except ScanUnreadable as exc:
-        raise ValidationFailed(str(exc), code="identity_unreadable", fields={field: [str(exc)]}) from None
+        raise ValidationFailed(
+            str(exc), code="identity_unreadable", fields={field: [str(exc)]}
+        ) from None
     if parsed.coi.value != item.coi.value or parsed.item_id != item.item_id:
         message = (
             f"the label scanned ({parsed.coi.value} {parsed.item_id or '(no item)'}) is not "
@@ -79,7 +81,7 @@ def handoff_send(
         "to_party": line(to_party, "to_party"),
         "to_location": line(to_location, "to_location"),
     }
-    sent_at = moment(sent_at, "sent_at")
+    sent = moment(sent_at, "sent_at")
     note = clean_text(note, field="note", max_length=2000)
     if shipment is not None and shipment.run_id != run.pk:
         raise ValidationFailed("shipment not of this run", fields={"shipment": ["not of this run"]})
@@ -95,7 +97,7 @@ def handoff_send(
         item=item,
         shipment=shipment,
         sent_by=actor,
-        sent_at=sent_at,
+        sent_at=sent,
         sent_scan=scan,
         note=note,
         **values,
@@ -124,12 +126,16 @@ def handoff_receive(
 ) -> HandOff:
     """The receiving side: when, in what condition and at what temperature; the label scanned."""
     run = lock_run(handoff.run_id)
-    fresh = HandOff.objects.select_for_update(of=("self",)).select_related("item__coi").get(pk=handoff.pk)
+    fresh = (
+        HandOff.objects.select_for_update(of=("self",))
+        .select_related("item__coi")
+        .get(pk=handoff.pk)
+    )
     require_role(actor, run.lab_id, CAN_HANDLE, "receive material")
     if fresh.received_at is not None:
         raise InvalidTransition(f"this hand-off of {fresh.item.item_id} was already received")
-    received_at = moment(received_at, "received_at")
-    if received_at < fresh.sent_at:
+    received = moment(received_at, "received_at")
+    if received < fresh.sent_at:
         raise ValidationFailed(
             "received before it was sent", fields={"received_at": ["before the sending time"]}
         )
@@ -141,12 +147,14 @@ def handoff_receive(
     scan = _verify(fresh.item, scanned, "scanned")
     before = handoff_state(fresh)
     fresh.received_by = actor
-    fresh.received_at = received_at
+    fresh.received_at = received
     fresh.received_scan = scan
     fresh.condition = condition
     fresh.temperature_c = temp
     if note:
-        fresh.note = "\n".join(filter(None, [fresh.note, clean_text(note, field="note", max_length=2000)]))
+        fresh.note = "\n".join(
+            filter(None, [fresh.note, clean_text(note, field="note", max_length=2000)])
+        )
     fresh.save(
         update_fields=[
             "received_by",

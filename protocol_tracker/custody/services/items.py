@@ -29,7 +29,9 @@ def items_register(
     run = lock_run(run.pk)
     require_role(actor, run.lab_id, CAN_HANDLE, "register labelled items")
     if kind not in ItemKind.values:
-        raise ValidationFailed(f"kind must be one of {ItemKind.values}", fields={"kind": ["unknown"]})
+        raise ValidationFailed(
+            f"kind must be one of {ItemKind.values}", fields={"kind": ["unknown"]}
+        )
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_ITEMS:
         raise ValidationFailed(
             f"count must be 1-{MAX_ITEMS}", fields={"count": [f"a whole number 1-{MAX_ITEMS}"]}

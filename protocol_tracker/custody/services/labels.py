@@ -120,7 +120,10 @@ def run_labels_print(
             if count is None:
                 raise ValidationFailed("how many labels?", fields={"count": ["required"]})
             targets = items_register(
-                run=run, kind=kind or DEFAULT_KIND.get(template, ItemKind.SAMPLE), count=count, actor=actor
+                run=run,
+                kind=kind or DEFAULT_KIND.get(template, ItemKind.SAMPLE),
+                count=count,
+                actor=actor,
             )
     private = None
     if with_patient_identifiers:

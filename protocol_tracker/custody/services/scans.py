@@ -62,7 +62,9 @@ def judge_scan(
         )
     if not parsed.item_id:
         if item_kinds or expected_item is not None:
-            return Judged(ScanVerdict.MISMATCH, "the label names no item; scan the item's label", None)
+            return Judged(
+                ScanVerdict.MISMATCH, "the label names no item; scan the item's label", None
+            )
         return Judged(ScanVerdict.MATCH, "COI matches", None)
     item = Item.objects.for_lab(run.lab_id).filter(item_id=parsed.item_id).first()
     if item is None:
@@ -145,7 +147,9 @@ def identity_scan_record(
             fields={"scanned": [f"at most {MAX_SCAN_CHARS} characters"]},
         )
     if method not in ScanMethod.values:
-        raise ValidationFailed(f"method must be one of {ScanMethod.values}", fields={"method": ["unknown"]})
+        raise ValidationFailed(
+            f"method must be one of {ScanMethod.values}", fields={"method": ["unknown"]}
+        )
     if checkpoint.value_type != ValueType.IDENTITY or checkpoint.stage_id != stage_run.stage_id:
         raise ValidationFailed(
             f"'{checkpoint.name}' is not an identity checkpoint of this stage",
@@ -158,7 +162,9 @@ def identity_scan_record(
     key = (idempotency_key or "").strip()[:128]
     if key:
         earlier = (
-            IdentityScan.objects.filter(qc_result__recorded_by=actor, qc_result__idempotency_key=key)
+            IdentityScan.objects.filter(
+                qc_result__recorded_by=actor, qc_result__idempotency_key=key
+            )
             .select_related("qc_result")
             .first()
         )
@@ -199,7 +205,7 @@ def identity_scan_record(
         checkpoint=checkpoint,
         scanned=shown,
         method=method,
-        expected_coi=run.donor.coi.value,
+        expected_coi=run_coi(run).value,
         expected_item=expected_item,
         item=judged.item,
         verdict=judged.verdict,

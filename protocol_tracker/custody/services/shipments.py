@@ -18,7 +18,13 @@ from protocol_tracker.core.errors import InvalidTransition, ValidationFailed
 from protocol_tracker.core.text import clean_identifier, clean_text
 from protocol_tracker.custody import loggers
 from protocol_tracker.custody.models import LoggerFile, Shipment, ShipmentKind, ShipmentStatus
-from protocol_tracker.custody.services.common import CAN_HANDLE, line, moment, temperature
+from protocol_tracker.custody.services.common import (
+    CAN_HANDLE,
+    line,
+    moment,
+    moment_or_none,
+    temperature,
+)
 from protocol_tracker.qc.models import DeviationKind, DeviationSeverity
 from protocol_tracker.qc.services import deviation_create_system
 from protocol_tracker.runs.locks import lock_run
@@ -67,7 +73,9 @@ def shipment_create(
     run = lock_run(run.pk)
     require_role(actor, run.lab_id, CAN_HANDLE, "record shipments")
     if kind not in ShipmentKind.values:
-        raise ValidationFailed(f"kind must be one of {ShipmentKind.values}", fields={"kind": ["unknown"]})
+        raise ValidationFailed(
+            f"kind must be one of {ShipmentKind.values}", fields={"kind": ["unknown"]}
+        )
     low = temperature(range_min_c, "range_min_c")
     high = temperature(range_max_c, "range_max_c")
     if low is None or high is None or low >= high:
@@ -75,13 +83,15 @@ def shipment_create(
             "the temperature range needs a minimum below its maximum (°C)",
             fields={"range_min_c": ["below the maximum"]},
         )
-    packed_at = moment(packed_at, "packed_at")
-    drawn_at = moment(drawn_at, "drawn_at", required=False)
-    shipped_at = moment(shipped_at, "shipped_at", required=False)
-    if drawn_at is not None and drawn_at > packed_at:
+    packed = moment(packed_at, "packed_at")
+    drawn_at = moment_or_none(drawn_at, "drawn_at")
+    shipped_at = moment_or_none(shipped_at, "shipped_at")
+    if drawn_at is not None and drawn_at > packed:
         raise ValidationFailed("drawn after it was packed", fields={"drawn_at": ["after packing"]})
-    if shipped_at is not None and shipped_at < packed_at:
-        raise ValidationFailed("shipped before it was packed", fields={"shipped_at": ["before packing"]})
+    if shipped_at is not None and shipped_at < packed:
+        raise ValidationFailed(
+            "shipped before it was packed", fields={"shipped_at": ["before packing"]}
+        )
     shipment = Shipment.objects.create(
         lab_id=run.lab_id,
         run=run,
@@ -94,7 +104,7 @@ def shipment_create(
         range_min_c=low,
         range_max_c=high,
         drawn_at=drawn_at,
-        packed_at=packed_at,
+        packed_at=packed,
         shipped_at=shipped_at,
         created_by=actor,
     )
@@ -120,15 +130,15 @@ def shipment_receive(
     require_role(actor, run.lab_id, CAN_HANDLE, "receive shipments")
     if not fresh.can_transition_to(ShipmentStatus.RECEIVED):
         raise InvalidTransition(f"SH-{fresh.pk} was already received")
-    received_at = moment(received_at, "received_at")
-    shipped_at = moment(shipped_at, "shipped_at", required=False) or fresh.shipped_at
-    if received_at < fresh.packed_at or (shipped_at and received_at < shipped_at):
+    received = moment(received_at, "received_at")
+    shipped_at = moment_or_none(shipped_at, "shipped_at") or fresh.shipped_at
+    if received < fresh.packed_at or (shipped_at and received < shipped_at):
         raise ValidationFailed(
             "received before it was packed or shipped", fields={"received_at": ["too early"]}
         )
     before = shipment_state(fresh)
     fresh.status = ShipmentStatus.RECEIVED
-    fresh.received_at = received_at
+    fresh.received_at = received
     fresh.shipped_at = shipped_at
     fresh.save(update_fields=["status", "received_at", "shipped_at"])
     audit_record(
@@ -172,7 +182,9 @@ def shipment_logger_attach(
     run = lock_run(shipment.run_id)
     fresh = Shipment.objects.select_for_update(of=("self",)).get(pk=shipment.pk)
     require_role(actor, run.lab_id, CAN_HANDLE, "attach logger files")
-    filename = clean_text(filename or "logger.csv", field="filename", max_length=255, multiline=False)
+    filename = clean_text(
+        filename or "logger.csv", field="filename", max_length=255, multiline=False
+    )
     if not data:
         raise ValidationFailed("the logger file is empty", fields={"file": ["empty"]})
     if len(data) > LOGGER_MAX_BYTES:

@@ -90,7 +90,9 @@ def _draw_qr(canvas: Canvas, matrix: list[list[bool]], x: float, y: float, size:
                 start = c
                 while c < n and row[c]:
                     c += 1
-                path.rect(ox + start * module, oy + (n - 1 - r) * module, (c - start) * module, module)
+                path.rect(
+                    ox + start * module, oy + (n - 1 - r) * module, (c - start) * module, module
+                )
             else:
                 c += 1
     canvas.drawPath(path, stroke=0, fill=1)
@@ -115,9 +117,7 @@ def _draw_label(canvas: Canvas, tpl: LabelTemplate, label: LabelContent, x0: flo
         modules = code128.Code128Auto(label.payload, barWidth=1, quiet=0).width
         # 10 modules of quiet zone each side (ISO/IEC 15417), bars at most 0.5 mm wide.
         module = min((width - 2 * m) / (modules + 20), 0.5 * MM)
-        barcode = code128.Code128Auto(
-            label.payload, barWidth=module, barHeight=bar_h, quiet=0
-        )
+        barcode = code128.Code128Auto(label.payload, barWidth=module, barHeight=bar_h, quiet=0)
         bx = x0 + (width - barcode.width) / 2
         barcode.drawOn(canvas, bx, y0 + m + tpl.font_pt + 1)
         canvas.setFont(regular, tpl.font_pt)

@@ -19,7 +19,7 @@ MM = 72 / 25.4  # PDF points per millimetre
 @dataclass(frozen=True)
 class LabelTemplate:
     key: str
-    name: str
+    name: object  # lazily translated
     width_mm: float
     height_mm: float
     margin_mm: float

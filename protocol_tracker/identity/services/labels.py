@@ -208,5 +208,3 @@ def label_reconcile(
         },
     )
     return row
-
-

@@ -40,7 +40,9 @@ def _clean_values(values: Mapping[str, object]) -> dict[str, str]:
             continue
         cleaned[kind] = text
     if errors:
-        raise ValidationFailed("patient identifiers: " + next(iter(errors.values()))[0], fields=errors)
+        raise ValidationFailed(
+            "patient identifiers: " + next(iter(errors.values()))[0], fields=errors
+        )
     if not cleaned:
         raise ValidationFailed("no identifier given", fields={"identifiers": ["give at least one"]})
     return cleaned

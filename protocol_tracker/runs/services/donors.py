@@ -41,6 +41,7 @@ def donor_create(
         raise ValidationFailed(message, fields={"consent_scope": [message]})
     if Donor.objects.filter(lab=lab, code=code).exists():
         raise Conflict(f"donor {code} already exists in this lab", code="duplicate")
+    coi = coi_issue(lab=lab, actor=actor)
     donor = Donor(
         lab=lab,
         code=code,
@@ -48,7 +49,7 @@ def donor_create(
         consent_scope=scope,
         consent_version=consent_version.strip(),
         created_by=actor,
-        coi=coi_issue(lab=lab, actor=actor),
+        coi=coi,
     )
     try:
         with transaction.atomic():
@@ -62,7 +63,7 @@ def donor_create(
         lab_id=lab.pk,
         after={
             "code": code,
-            "coi": donor.coi.value,
+            "coi": coi.value,
             "consent_given": donor.consent_given,
             "consent_scope": scope,
             "consent_version": donor.consent_version,

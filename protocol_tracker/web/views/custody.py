@@ -21,7 +21,14 @@ from protocol_tracker.protocols.models import ValueType
 from protocol_tracker.protocols.selectors import checkpoint_on_stage
 from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.runs import selectors as run_selectors
-from protocol_tracker.web.access import add_domain_error, domain_message, lab_view, or_404, require, use_lab
+from protocol_tracker.web.access import (
+    add_domain_error,
+    domain_message,
+    lab_view,
+    or_404,
+    require,
+    use_lab,
+)
 from protocol_tracker.web.custody_forms import LabelPrintForm, ReconcileForm, ScanForm
 
 
@@ -69,7 +76,9 @@ def identity_scan(request: HttpRequest, stage_pk: int, checkpoint_pk: int) -> Ht
             form = ScanForm()  # ready for the next label, with a fresh key
     deviation = None
     if scan is not None and not scan.passed:
-        deviation = qc_selectors.deviation_of_result(result=scan.qc_result, lab=stage_run.run.lab_id)
+        deviation = qc_selectors.deviation_of_result(
+            result=scan.qc_result, lab=stage_run.run.lab_id
+        )
     context = {
         "nav": "runs",
         "form": form,
@@ -119,7 +128,9 @@ def run_labels_print(request: HttpRequest, pk: int) -> HttpResponse:
     require(may_handle(request))
     form = LabelPrintForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Check the label form: %(errors)s") % {"errors": form.errors.as_text()})
+        messages.error(
+            request, _("Check the label form: %(errors)s") % {"errors": form.errors.as_text()}
+        )
         return redirect(reverse("web:run", args=[run.pk]) + "#custody")
     data = form.cleaned_data
     output = "zpl" if data["output"] == "zpl" else "pdf"
@@ -168,4 +179,3 @@ def label_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, form.errors.as_text())
     return redirect(target)
-

@@ -27,8 +27,8 @@ from protocol_tracker.web.access import (
     require_lab,
     use_lab,
 )
-from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
 from protocol_tracker.web.custody_page import custody_context, custody_record_context
+from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
 from protocol_tracker.web.runpage import run_page_data
 
 PAGE_SIZE = 50

@@ -17,7 +17,14 @@ from protocol_tracker.custody import services as custody
 from protocol_tracker.identity import selectors as identity_selectors
 from protocol_tracker.identity import services as identity
 from protocol_tracker.runs import selectors as run_selectors
-from protocol_tracker.web.access import add_domain_error, domain_message, lab_view, or_404, require, use_lab
+from protocol_tracker.web.access import (
+    add_domain_error,
+    domain_message,
+    lab_view,
+    or_404,
+    require,
+    use_lab,
+)
 from protocol_tracker.web.custody_forms import (
     HandOffForm,
     HandOffReceiveForm,
@@ -55,7 +62,9 @@ def shipment_new(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Shipment SH-%(pk)s recorded.") % {"pk": shipment.pk})
             return redirect("web:shipment", pk=shipment.pk)
-    return render(request, "web/custody/shipment_new.html", {"nav": "runs", "run": run, "form": form})
+    return render(
+        request, "web/custody/shipment_new.html", {"nav": "runs", "run": run, "form": form}
+    )
 
 
 @lab_view
@@ -146,7 +155,9 @@ def handoff_new(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Hand-off of %(item)s recorded.") % {"item": item.item_id})
             return redirect(_to_run(run.pk))
-    return render(request, "web/custody/handoff_new.html", {"nav": "runs", "run": run, "form": form})
+    return render(
+        request, "web/custody/handoff_new.html", {"nav": "runs", "run": run, "form": form}
+    )
 
 
 @lab_view
@@ -164,7 +175,9 @@ def handoff_receive(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("%(item)s received.") % {"item": handoff.item.item_id})
             return redirect(_to_run(handoff.run_id))
     return render(
-        request, "web/custody/handoff_receive.html", {"nav": "runs", "handoff": handoff, "form": form}
+        request,
+        "web/custody/handoff_receive.html",
+        {"nav": "runs", "handoff": handoff, "form": form},
     )
 
 
@@ -177,7 +190,9 @@ def donor_identifiers(request: HttpRequest, pk: int) -> HttpResponse:
     may_see = request.perms.role in CAN_SEE_PATIENT
     form = IdentifiersForm(request.POST or None) if may_see else None
     revealed = None
-    reveal_form = RevealForm(request.POST if request.POST.get("purpose") else None) if may_see else None
+    reveal_form = (
+        RevealForm(request.POST if request.POST.get("purpose") else None) if may_see else None
+    )
     if request.method == "POST":
         require(may_see)
         if donor.coi is None:
@@ -186,7 +201,9 @@ def donor_identifiers(request: HttpRequest, pk: int) -> HttpResponse:
             if reveal_form.is_valid():
                 try:
                     revealed = identity.patient_identifiers_read(
-                        coi=donor.coi, actor=request.user, purpose=reveal_form.cleaned_data["purpose"]
+                        coi=donor.coi,
+                        actor=request.user,
+                        purpose=reveal_form.cleaned_data["purpose"],
                     )
                 except DomainError as exc:
                     add_domain_error(reveal_form, exc, default_field="purpose")

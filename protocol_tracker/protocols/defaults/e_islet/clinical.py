@@ -7,7 +7,6 @@ from typing import Any
 from protocol_tracker.protocols.defaults.builders import (
     DAY,
     checkpoint,
-    expect,
     identity_scan,
     less_than,
     more_than,
