@@ -67,7 +67,7 @@ class TemperaturePlot:
     excursions: list[tuple[float, float]] = field(default_factory=list)  # x, width
     marks: list[tuple[float, float, float]] = field(default_factory=list)  # x, y, °C
     ticks: list[tuple[float, str]] = field(default_factory=list)  # y, label
-    times: list[tuple[float, str]] = field(default_factory=list)  # x, label
+    times: list[tuple[float, str, str]] = field(default_factory=list)  # x, label, anchor
     empty: bool = True
 
     @property
@@ -108,6 +108,7 @@ def temperature_plot(shipment: Shipment, *, tz) -> TemperaturePlot:
     ][:200]
     plot.ticks = [(y(v), f"{v:g} °C") for v in (shipment.range_min_c, shipment.range_max_c)]
     plot.times = [
-        (x(t), t.astimezone(tz).strftime("%m-%d %H:%M")) for t in (t0, t0 + (t1 - t0) / 2, t1)
+        (x(t), t.astimezone(tz).strftime("%m-%d %H:%M"), anchor)
+        for t, anchor in ((t0, "start"), (t0 + (t1 - t0) / 2, "middle"), (t1, "end"))
     ]
     return plot
