@@ -136,7 +136,9 @@ def satisfy_checkpoint(sr: StageRun, cp: CheckpointTemplate, *, actor, at: datet
         return True
     if cp.recorded_by == RecordedBy.SYSTEM:
         if cp.assay == "draw_to_processing":
-            _blood_receipt(run, actor=actor, at=at)
+            _blood_receipt(run, actor=actor, at=at)  # the receipt records the result
+            if sr.qc_results.filter(checkpoint=cp).exists():
+                return True
         elif cp.assay == "vault_identifier_count":
             coi = run.donor.coi
             clinician = _clinician(run.lab)

@@ -22,7 +22,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.for_user(request.user)
+        return self.model.objects.for_user(request.user)
 
 
 @admin.register(Coi)

@@ -507,9 +507,7 @@ def _computed_body(w, cw):
 
 
 def _cw_with_blood(w):
-    cw = custody_world(w.lab, w.worker)
-    custody_builders.blood_shipment(cw.run, w.worker)
-    return cw
+    return custody_world(w.lab, w.worker, blood_first=True)
 
 
 def _handoff_body(w, it):

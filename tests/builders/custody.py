@@ -89,8 +89,9 @@ def satisfy(stage_run, checkpoint, actor):
             witness_password=PASSWORD,
         )
     if checkpoint.assay == "draw_to_processing":
-        blood_shipment(run, actor)
-    elif checkpoint.assay == "vault_identifier_count":
+        blood_shipment(run, actor)  # its receipt records the result
+        return stage_run.qc_results.get(checkpoint=checkpoint)
+    if checkpoint.assay == "vault_identifier_count":
         identifiers(run.donor.coi, run.lab)
     return custody.computed_result_record(stage_run=stage_run, checkpoint=checkpoint, actor=actor)
 

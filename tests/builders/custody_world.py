@@ -98,9 +98,15 @@ class CustodyWorld:
         return payload(self.tube)
 
 
-def custody_world(lab, worker) -> CustodyWorld:
+def custody_world(lab, worker, *, blood_first: bool = False) -> CustodyWorld:
+    """``blood_first``: a received blood shipment before the receipt stage starts (so its
+    draw-to-processing time waits to be computed)."""
     protocol = protocol_import(lab=lab, definition=custody_definition())
     run = active_run(protocol, worker)
+    if blood_first:
+        from tests.builders.custody import blood_shipment
+
+        blood_shipment(run, worker)
     sr = run_services.stage_start(
         stage_run=StageRun.objects.get(run=run, stage__key="receipt"), actor=worker
     )

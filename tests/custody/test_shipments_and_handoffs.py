@@ -118,19 +118,16 @@ def test_draw_to_processing_is_computed_from_the_shipment(cw, technician):
         )
     blood_shipment(cw.run, technician, hours=6.5)
 
-    result = custody.computed_result_record(
-        stage_run=cw.stage_run, checkpoint=cw.computed, actor=technician
-    )
+    result = QCResult.objects.get(checkpoint=cw.computed)  # computed when the blood arrived
 
     assert (result.value_number, result.unit, result.verdict) == (6.5, "h", "pass")
     assert "Computed from shipment SH-" in result.comment
 
 
 def test_a_late_blood_receipt_fails_the_24_hour_checkpoint(cw, technician):
+    # Receiving the blood fills in the checkpoint of the stage being worked at once.
     blood_shipment(cw.run, technician, hours=30, drawn_hours_ago=31)
-    result = custody.computed_result_record(
-        stage_run=cw.stage_run, checkpoint=cw.computed, actor=technician
-    )
+    result = QCResult.objects.get(checkpoint=cw.computed)
     assert (result.value_number, result.verdict) == (30.0, "fail")
     assert Deviation.objects.get(qc_result=result).kind == "oos"
 

@@ -24,6 +24,7 @@ from protocol_tracker.protocols.models import CheckpointTemplate, RecordedBy
 from protocol_tracker.qc.models import QCResult
 from protocol_tracker.qc.services import qc_result_record_decided
 from protocol_tracker.runs.models import Run, StageRun
+from protocol_tracker.runs.services import WORKING_STAGE_STATUSES
 
 
 def _draw_to_processing(run: Run) -> tuple[float, str]:
@@ -61,6 +62,29 @@ COMPUTATIONS: dict[str, Callable[[Run], tuple[float, str]]] = {
     "draw_to_processing": _draw_to_processing,
     "vault_identifier_count": _vault_identifier_count,
 }
+
+
+def draw_to_processing_waiting(run: Run) -> list[tuple[StageRun, CheckpointTemplate]]:
+    """The (stage run, checkpoint) pairs of ``run`` whose draw-to-processing time is computed,
+    being worked and still without a result: a blood receipt fills them in."""
+    checkpoints = CheckpointTemplate.objects.filter(
+        protocol_id=run.protocol_id, recorded_by=RecordedBy.SYSTEM, assay="draw_to_processing"
+    )
+    pairs = []
+    for checkpoint in checkpoints:
+        stage_run = (
+            StageRun.objects.for_lab(run.lab_id)
+            .filter(run=run, stage_id=checkpoint.stage_id, status__in=WORKING_STAGE_STATUSES)
+            .first()
+        )
+        if (
+            stage_run is not None
+            and not QCResult.objects.filter(
+                stage_run=stage_run, checkpoint=checkpoint, superseded_by__isnull=True
+            ).exists()
+        ):
+            pairs.append((stage_run, checkpoint))
+    return pairs
 
 
 def is_computed(checkpoint: CheckpointTemplate) -> bool:

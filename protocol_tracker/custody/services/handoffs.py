@@ -16,6 +16,7 @@ from protocol_tracker.audit.services import audit_record
 from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import InvalidTransition, ValidationFailed
 from protocol_tracker.core.text import clean_text
+from protocol_tracker.custody.locks import lock_handoff
 from protocol_tracker.custody.models import Condition, HandOff, Item, Shipment
 from protocol_tracker.custody.services.common import CAN_HANDLE, line, moment, temperature
 from protocol_tracker.identity.codes import ScanUnreadable, printable, scan_parse
@@ -125,12 +126,7 @@ def handoff_receive(
     note: str = "",
 ) -> HandOff:
     """The receiving side: when, in what condition and at what temperature; the label scanned."""
-    run = lock_run(handoff.run_id)
-    fresh = (
-        HandOff.objects.select_for_update(of=("self",))
-        .select_related("item__coi")
-        .get(pk=handoff.pk)
-    )
+    run, fresh = lock_handoff(handoff.pk, run_id=handoff.run_id)
     require_role(actor, run.lab_id, CAN_HANDLE, "receive material")
     if fresh.received_at is not None:
         raise InvalidTransition(f"this hand-off of {fresh.item.item_id} was already received")

@@ -17,6 +17,7 @@ from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import InvalidTransition, ValidationFailed
 from protocol_tracker.core.text import clean_identifier, clean_text
 from protocol_tracker.custody import loggers
+from protocol_tracker.custody.locks import lock_shipment
 from protocol_tracker.custody.models import LoggerFile, Shipment, ShipmentKind, ShipmentStatus
 from protocol_tracker.custody.services.common import (
     CAN_HANDLE,
@@ -24,6 +25,10 @@ from protocol_tracker.custody.services.common import (
     moment,
     moment_or_none,
     temperature,
+)
+from protocol_tracker.custody.services.computed import (
+    computed_result_record,
+    draw_to_processing_waiting,
 )
 from protocol_tracker.qc.models import DeviationKind, DeviationSeverity
 from protocol_tracker.qc.services import deviation_create_system
@@ -125,8 +130,7 @@ def shipment_receive(
 ) -> Shipment:
     """The shipment arrived. A blood shipment with its draw time then gives the draw-to-
     processing time to the run's checkpoint that computes it (when that stage is being worked)."""
-    run = lock_run(shipment.run_id)
-    fresh = Shipment.objects.select_for_update(of=("self",)).get(pk=shipment.pk)
+    run, fresh = lock_shipment(shipment.pk, run_id=shipment.run_id)
     require_role(actor, run.lab_id, CAN_HANDLE, "receive shipments")
     if not fresh.can_transition_to(ShipmentStatus.RECEIVED):
         raise InvalidTransition(f"SH-{fresh.pk} was already received")
@@ -150,6 +154,9 @@ def shipment_receive(
         before=before,
         after=shipment_state(fresh),
     )
+    if fresh.kind == ShipmentKind.BLOOD and fresh.drawn_at is not None:
+        for stage_run, checkpoint in draw_to_processing_waiting(run):
+            computed_result_record(stage_run=stage_run, checkpoint=checkpoint, actor=actor)
     return fresh
 
 
@@ -179,8 +186,7 @@ def shipment_logger_attach(
 ) -> LoggerFile:
     """Keep the logger export (SHA-256), read it, judge it against the shipment's range. An
     unreadable file is refused with the reason and nothing is kept."""
-    run = lock_run(shipment.run_id)
-    fresh = Shipment.objects.select_for_update(of=("self",)).get(pk=shipment.pk)
+    run, fresh = lock_shipment(shipment.pk, run_id=shipment.run_id)
     require_role(actor, run.lab_id, CAN_HANDLE, "attach logger files")
     filename = clean_text(
         filename or "logger.csv", field="filename", max_length=255, multiline=False
