@@ -82,7 +82,7 @@ urlpatterns = [
     ),
     path(
         "donors/<int:pk>/patient-identifiers/",
-        DonorIdentifiersViewSet.as_view({"get": "list", "post": "create"}),
+        DonorIdentifiersViewSet.as_view({"get": "kinds", "post": "create"}),
         name="donor-patient-identifiers",
     ),
     path(

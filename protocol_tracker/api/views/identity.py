@@ -399,7 +399,7 @@ class DonorIdentifiersViewSet(LabScopedViewSet):
         responses=PatientIdentifierKindsSerializer,
         summary="Which patient identifiers are on record (never their values)",
     )
-    def list(self, request, pk=None):
+    def kinds(self, request, pk=None):
         coi = self._coi(pk)
         kinds = identity_selectors.patient_identifier_kinds(coi=coi)
         return Response({"coi": coi.value, "kinds": kinds})
