@@ -45,6 +45,7 @@ from protocol_tracker.identity import services as identity
 from protocol_tracker.identity.services import CAN_PRINT
 from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.runs import selectors as run_selectors
+from protocol_tracker.runs.models import Run
 
 
 def _item(request, lab_id: int, item_id: str, field: str = "item"):
@@ -129,17 +130,12 @@ class HandOffViewSet(LabScopedViewSet):
     @idempotent
     def create(self, request):
         data = self.validated()
-        labs = [
-            m
-            for m in run_selectors.runs_visible_to(request.user)
-            .values_list("lab_id", flat=True)
-            .distinct()
-        ]
-        item = None
-        for lab_id in labs:
-            item = custody_selectors.item_by_item_id(lab_id=lab_id, item_id=data["item"])
-            if item is not None:
-                break
+        # Item ids are unique in the installation; another lab's is not found.
+        item = (
+            custody_selectors.items_visible_to(request.user)
+            .filter(item_id=data["item"].strip().upper())
+            .first()
+        )
         if item is None:
             raise ValidationError({"item": [f"No item {data['item']} in your labs."]})
         self.require_role_in(item.lab_id)
@@ -313,7 +309,7 @@ class RunLabelsViewSet(LabScopedViewSet):
     def _run(self, pk):
         try:
             return run_selectors.run_for_user(run_id=int(pk), user=self.request.user)
-        except Exception:
+        except (Run.DoesNotExist, ValueError, OverflowError):
             raise Http404 from None
 
     @extend_schema(
