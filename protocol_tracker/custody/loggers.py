@@ -150,6 +150,14 @@ def _parse_time(text: str, zone: tzinfo, row: int) -> tuple[datetime, bool]:
     raw = text.strip()
     if not raw:
         raise LoggerFileError(f"row {row}: no time")
+    try:  # the common case: ISO 8601, with or without a zone
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        pass
+    else:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=zone), False
+        return moment, True
     utc = bool(_ZONE_SUFFIX.search(raw))
     if utc:
         raw = _ZONE_SUFFIX.sub("", raw) + "+00:00"

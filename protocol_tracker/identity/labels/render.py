@@ -77,6 +77,20 @@ def _qr_matrix(payload: str) -> list[list[bool]]:
     return [[bool(qr.isDark(r, c)) for c in range(n)] for r in range(n)]
 
 
+# ISO/IEC 18004 alphanumeric-mode capacity at error correction M, versions 1-10.
+_ALPHANUMERIC = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+_ALPHANUMERIC_M = (20, 38, 61, 90, 122, 154, 178, 221, 262, 311)
+
+
+def _qr_modules(payload: str) -> int:
+    """The QR code's width in modules (the printer draws it: no need to encode it here)."""
+    if set(payload) <= _ALPHANUMERIC:
+        for version, capacity in enumerate(_ALPHANUMERIC_M, start=1):
+            if len(payload) <= capacity:
+                return 17 + 4 * version
+    return len(_qr_matrix(payload))
+
+
 def _draw_qr(canvas: Canvas, matrix: list[list[bool]], x: float, y: float, size: float) -> None:
     """The QR code in a ``size`` square at (x, y) (bottom left), quiet zone included."""
     n = len(matrix)
@@ -204,7 +218,7 @@ def zpl(tpl: LabelTemplate, labels: Sequence[LabelContent], copies: int) -> str:
     w, h, m = d(tpl.width_mm), d(tpl.height_mm), d(tpl.margin_mm)
     blocks = []
     for label in labels:
-        modules = len(_qr_matrix(label.payload)) + 2 * QUIET_MODULES
+        modules = _qr_modules(label.payload) + 2 * QUIET_MODULES
         bar = d(11) + pt(tpl.font_pt) + 4 if tpl.code128 else 0
         qr_dots = min(h - 2 * m - bar, int((w - 2 * m) * 0.45))
         magnification = max(1, min(10, qr_dots // modules))
