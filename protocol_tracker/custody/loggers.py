@@ -162,11 +162,14 @@ def _parse_time(text: str, zone: tzinfo, row: int) -> tuple[datetime, bool]:
     if utc:
         raw = _ZONE_SUFFIX.sub("", raw) + "+00:00"
     raw = _COMPACT_OFFSET.sub(r"\1:\2", raw) if re.search(r"\d[+-]\d{4}$", raw) else raw
+    parsed: datetime | None
     try:
-        moment = datetime.fromisoformat(raw.replace("/", "-") if re.match(r"^\d{4}/", raw) else raw)
+        parsed = datetime.fromisoformat(raw.replace("/", "-") if re.match(r"^\d{4}/", raw) else raw)
     except ValueError:
-        moment = None
-    if moment is None:
+        parsed = None
+    if parsed is not None:
+        moment = parsed
+    else:
         for pattern, order in ((_DOTTED, "dmy"), (_SLASHED_YMD, "ymd")):
             match = pattern.match(raw)
             if match:
