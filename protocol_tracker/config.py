@@ -7,6 +7,8 @@ variable's name, so start-up fails with one clear line (see ``manage.py`` and ``
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ class Config:
     instrument_upload_max_bytes: int = 100 * 1024 * 1024
     instrument_upload_inline_max_bytes: int = 1024 * 1024
     task_default_queue: str = "celery"
+    patient_vault_keys: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -192,6 +195,27 @@ def _queue(environ_: Mapping[str, str]) -> str:
     return name
 
 
+def _vault_keys(environ_: Mapping[str, str], *, production: bool) -> tuple[str, ...]:
+    """PATIENT_VAULT_KEYS: comma-separated Fernet keys (32 url-safe base64 bytes), newest first."""
+    keys = tuple(_list(environ_, "PATIENT_VAULT_KEYS", []))
+    if production and not keys:
+        raise ConfigError(
+            "PATIENT_VAULT_KEYS: required when DJANGO_ENV=production (a Fernet key: "
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key())")'
+        )
+    for index, key in enumerate(keys, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode())
+        except (ValueError, binascii.Error):
+            raw = b""
+        if len(key) != 44 or len(raw) != 32:
+            raise ConfigError(
+                f"PATIENT_VAULT_KEYS: key {index} is not a Fernet key (44 url-safe base64 "
+                "characters of 32 random bytes)"
+            )
+    return keys
+
+
 def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
     """Read and validate the configuration from ``environ_`` (normally ``os.environ``)."""
     env = (_get(environ_, "DJANGO_ENV", "development") or "").lower()
@@ -266,6 +290,7 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
             environ_, "INSTRUMENT_UPLOAD_INLINE_MAX_BYTES", 1024 * 1024, lo=0, hi=100 * 1024**2
         ),
         task_default_queue=_queue(environ_),
+        patient_vault_keys=_vault_keys(environ_, production=production),
         port=_int(environ_, "PORT", 8000, lo=1, hi=65535),
         log_level=(_get(environ_, "LOG_LEVEL", "INFO") or "").upper(),
         secure_ssl_redirect=_bool(environ_, "SECURE_SSL_REDIRECT", default=production),

@@ -39,8 +39,10 @@ INSTALLED_APPS = [
     "protocol_tracker.audit",
     "protocol_tracker.signatures",
     "protocol_tracker.protocols",
+    "protocol_tracker.identity",
     "protocol_tracker.runs",
     "protocol_tracker.qc",
+    "protocol_tracker.custody",
     "protocol_tracker.outcomes",
     "protocol_tracker.reminders",
     "protocol_tracker.api",
@@ -173,6 +175,10 @@ REMINDER_RETRY_SECONDS = CONFIG.reminder_retry_seconds
 # ceiling, the smaller wins); parsed in the request up to the inline size, else by a worker.
 INSTRUMENT_UPLOAD_MAX_BYTES = CONFIG.instrument_upload_max_bytes
 INSTRUMENT_UPLOAD_INLINE_MAX_BYTES = CONFIG.instrument_upload_inline_max_bytes
+# Chain of identity: the vault's Fernet keys (newest first; a key under VAR_DIR/vault/ when
+# unset outside production) and extra COI layouts (dotted paths of identity.layouts.CoiLayout).
+PATIENT_VAULT_KEYS = CONFIG.patient_vault_keys
+IDENTITY_COI_LAYOUTS: tuple[str, ...] = ()
 CELERY_BEAT_SCHEDULE: dict = {
     # The sweep is cheap and state-driven; a run that waited in the queue past the next one is
     # useless, hence the expiry.
@@ -247,6 +253,11 @@ SPECTACULAR_SETTINGS = {
         "DispositionEnum": "protocol_tracker.qc.models.Disposition",
         "ParseStatusEnum": "protocol_tracker.qc.models.RawFileStatus",
         "RawFileKindEnum": "protocol_tracker.qc.models.RawFileKind",
+        "VerdictEnum": "protocol_tracker.qc.models.Verdict",
+        "ItemKindEnum": "protocol_tracker.custody.models.ItemKind",
+        "ShipmentKindEnum": "protocol_tracker.custody.models.ShipmentKind",
+        "ScanVerdictEnum": "protocol_tracker.custody.models.ScanVerdict",
+        "LabelFormatEnum": "protocol_tracker.identity.models.LabelFormat",
     },
 }
 

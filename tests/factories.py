@@ -15,6 +15,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from labs.models import Instrument, InstrumentKind, Lab, Membership, Role
+from protocol_tracker.identity.layouts import PtLayout
+from protocol_tracker.identity.models import Coi
 from protocol_tracker.protocols.models import (
     CheckpointTemplate,
     ProtocolStatus,
@@ -82,6 +84,22 @@ class InstrumentFactory(factory.django.DjangoModelFactory):
     model = "FACSCanto II"
     serial = factory.Sequence(lambda n: f"SN{n:05d}")
     allowed_assays = factory.LazyFunction(lambda: ["flow_cytometry"])
+
+
+class CoiFactory(factory.django.DjangoModelFactory):
+    """A COI row in the built-in layout (numbers from 90000 up, clear of the services')."""
+
+    class Meta:
+        model = Coi
+
+    lab = factory.SubFactory(LabFactory)
+    layout = "pt"
+    prefix = "TF"
+    year = 2026
+    sequence = factory.Sequence(lambda n: 90000 + n)
+    value = factory.LazyAttribute(
+        lambda o: PtLayout().format(prefix=o.prefix, year=o.year, sequence=o.sequence)
+    )
 
 
 class DonorFactory(factory.django.DjangoModelFactory):

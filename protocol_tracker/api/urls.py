@@ -11,6 +11,16 @@ from rest_framework.routers import SimpleRouter
 
 from protocol_tracker.api.views.auth import MeView, PersonalTokenViewSet, TokenView
 from protocol_tracker.api.views.docs import RedocView, SwaggerView
+from protocol_tracker.api.views.identity import (
+    ComputedResultViewSet,
+    DonorIdentifiersViewSet,
+    HandOffViewSet,
+    IdentityScanViewSet,
+    ItemViewSet,
+    LabelPrintViewSet,
+    RunLabelsViewSet,
+    ShipmentViewSet,
+)
 from protocol_tracker.api.views.labs import AuditEventViewSet, LabViewSet
 from protocol_tracker.api.views.notifications import NotificationViewSet
 from protocol_tracker.api.views.protocols import ProtocolViewSet
@@ -41,6 +51,12 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("instrument-uploads", InstrumentUploadViewSet, basename="instrument-upload")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("auth/tokens", PersonalTokenViewSet, basename="personal-token")
+router.register("custody-items", ItemViewSet, basename="custody-item")
+router.register("identity-scans", IdentityScanViewSet, basename="identity-scan")
+router.register("handoffs", HandOffViewSet, basename="handoff")
+router.register("shipments", ShipmentViewSet, basename="shipment")
+router.register("label-prints", LabelPrintViewSet, basename="label-print")
+router.register("computed-results", ComputedResultViewSet, basename="computed-result")
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
@@ -59,6 +75,21 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
+    path(
+        "runs/<int:pk>/labels/",
+        RunLabelsViewSet.as_view({"get": "list", "post": "create"}),
+        name="run-labels",
+    ),
+    path(
+        "donors/<int:pk>/patient-identifiers/",
+        DonorIdentifiersViewSet.as_view({"get": "kinds", "post": "create"}),
+        name="donor-patient-identifiers",
+    ),
+    path(
+        "donors/<int:pk>/patient-identifiers/reveal/",
+        DonorIdentifiersViewSet.as_view({"post": "reveal"}),
+        name="donor-patient-identifiers-reveal",
+    ),
     *router.urls,
     re_path(r"^(?P<path>[\s\S]*)$", not_found, name="not-found"),
 ]

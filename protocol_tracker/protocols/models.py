@@ -38,12 +38,16 @@ class ValueType(models.TextChoices):
     CHOICE = "choice", _("Choice")
     TEXT = "text", _("Text")
     FILE = "file", _("File")
+    IDENTITY = "identity", _("Identity scan")
 
 
 class RecordedBy(models.TextChoices):
     PERSON = "person", _("People")
     INSTRUMENT = "instrument", _("Instruments")
     ANY = "any", _("People or instruments")
+    # Computed from the run's own records (a draw-to-processing time from the shipment, the
+    # identifiers on record in the vault); never typed.
+    SYSTEM = "system", _("Computed from records")
 
 
 class ProtocolTemplate(models.Model):

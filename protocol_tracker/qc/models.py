@@ -161,6 +161,8 @@ class DeviationKind(models.TextChoices):
     WINDOW = "window", _("Outside the allowed time window")
     LATE_RESULT = "late_result", _("Failed result after conditional release")
     MANUAL = "manual", _("Reported by hand")
+    IDENTITY = "identity", _("Chain of identity: wrong or unreadable label")
+    CUSTODY = "custody", _("Chain of custody: temperature excursion or record gap")
 
 
 class DeviationSeverity(models.TextChoices):

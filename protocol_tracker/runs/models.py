@@ -27,6 +27,17 @@ class Donor(models.Model):
 
     lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="donors")
     code = models.CharField(max_length=32, validators=[DONOR_CODE_VALIDATOR])
+    coi = models.OneToOneField(
+        "identity.Coi",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="donor",
+        help_text=_(
+            "The chain-of-identity identifier issued at enrolment; every run, item and label "
+            "of this donor carries it."
+        ),
+    )
     consent_given = models.BooleanField(default=False)
     consent_scope = models.JSONField(default=list, blank=True)
     consent_version = models.CharField(max_length=64, blank=True)

@@ -124,7 +124,7 @@ def run_for_user(*, run_id: int, user: Person) -> Run:
     Another lab's run raises ``Run.DoesNotExist`` like a missing one."""
     return (
         Run.objects.for_user(user)
-        .select_related("lab", "protocol", "donor", "parent", "assignee", "created_by")
+        .select_related("lab", "protocol", "donor__coi", "parent", "assignee", "created_by")
         .get(pk=run_id)
     )
 
@@ -148,7 +148,12 @@ def donor_by_code(*, lab: Lab | int, code: str) -> Donor | None:
 
 
 def donors_for_user(user: Person) -> QuerySet[Donor]:
-    return Donor.objects.for_user(user)
+    return Donor.objects.for_user(user).select_related("coi")
+
+
+def donor_for_user(*, donor_id: int, user: Person) -> Donor:
+    """One donor of the user's labs with its lab and COI (another lab's: DoesNotExist)."""
+    return Donor.objects.for_user(user).select_related("lab", "coi").get(pk=donor_id)
 
 
 @dataclass
@@ -196,7 +201,7 @@ def stage_run_for_user(*, stage_run_id: int, user: Person) -> StageRun:
     Another lab's stage run raises ``StageRun.DoesNotExist`` like a missing one."""
     return (
         StageRun.objects.for_user(user)
-        .select_related("run__lab", "run__protocol", "stage")
+        .select_related("run__lab", "run__protocol", "run__donor__coi", "stage")
         .get(pk=stage_run_id)
     )
 

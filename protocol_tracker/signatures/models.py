@@ -20,6 +20,9 @@ class SignatureMeaning(models.TextChoices):
     APPROVED = "approved", _("Approved")
     RELEASED = "released", _("Released")
     REJECTED = "rejected", _("Rejected")
+    # A second person's attestation of what they saw done (a typed identity entry, the bedside
+    # two-person check).
+    WITNESSED = "witnessed", _("Witnessed")
 
 
 class Signature(models.Model):

@@ -11,6 +11,10 @@ A spec is a JSON-able dict (all keys optional; ``None`` or ``{}`` means "no spec
   for a mycoplasma "detected?" checkpoint the spec says ``expected: False``.
 - choice / text / file: ``allowed`` (list of passing answers) or ``expected`` (the one
   passing answer). Matching ignores case and surrounding/repeated whitespace.
+- identity: ``expected: "match"``, optionally ``item_kinds`` (the labelled items that may be
+  presented here, e.g. ``["bag"]``) and ``witness`` (``"manual"``: a second person signs a
+  typed entry; ``"always"``: every scan, the bedside two-person check). Its verdict is decided
+  by a scan of the label (``custody``), never by a typed value.
 
 Numbers are compared exactly (rational arithmetic, see ``units.py``), so there is no
 tolerance at a limit: 5,000,000 cells/mL meets "≥ 5 × 10^6 cells/mL", 4,999,999 does not.
@@ -64,6 +68,7 @@ class ValueType(StrEnum):
     CHOICE = "choice"
     TEXT = "text"
     FILE = "file"
+    IDENTITY = "identity"
 
 
 VALUE_TYPES: frozenset[str] = frozenset(v.value for v in ValueType)
@@ -79,8 +84,12 @@ SPEC_KEYS: tuple[str, ...] = (
     "expected",
 )
 
+IDENTITY_SPEC_KEYS: tuple[str, ...] = ("expected", "item_kinds", "witness")
+IDENTITY_MATCH = "match"
+WITNESS_RULES = ("manual", "always")
+
 _NUMERIC = frozenset({ValueType.NUMBER, ValueType.PERCENT})
-_STRINGY = frozenset({ValueType.CHOICE, ValueType.TEXT, ValueType.FILE})
+_STRINGY = frozenset({ValueType.CHOICE, ValueType.TEXT, ValueType.FILE, ValueType.IDENTITY})
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
@@ -195,6 +204,24 @@ def _answer_problems(spec: dict[Any, Any], vt: ValueType) -> list[str]:
     return problems
 
 
+def _identity_problems(spec: dict[Any, Any]) -> list[str]:
+    problems = [f"unknown key {key!r}" for key in spec if key not in IDENTITY_SPEC_KEYS]
+    expected = spec.get("expected")
+    if expected is not None and expected != IDENTITY_MATCH:
+        problems.append(f"an identity checkpoint expects {IDENTITY_MATCH!r}, got {expected!r}")
+    kinds = spec.get("item_kinds")
+    if kinds is not None and (
+        not isinstance(kinds, list)
+        or not kinds
+        or not all(isinstance(k, str) and k.strip() for k in kinds)
+    ):
+        problems.append(f"item_kinds must be a non-empty list of item kinds, got {kinds!r}")
+    witness = spec.get("witness")
+    if witness is not None and witness not in WITNESS_RULES:
+        problems.append(f"witness must be one of {list(WITNESS_RULES)}, got {witness!r}")
+    return problems
+
+
 def validate_spec(spec: dict[str, Any] | None, *, value_type: str, unit: str) -> list[str]:
     """Human-readable problems with ``spec`` for this value type and unit; [] if valid."""
     problems: list[str] = []
@@ -209,6 +236,8 @@ def validate_spec(spec: dict[str, Any] | None, *, value_type: str, unit: str) ->
     if not isinstance(spec, dict):
         return [*problems, f"spec must be a JSON object, got {type(spec).__name__}"]
 
+    if vt is ValueType.IDENTITY:
+        return problems + _identity_problems(spec)
     problems += [f"unknown key {key!r}" for key in spec if key not in SPEC_KEYS]
     for flag in ("min_inclusive", "max_inclusive"):
         if not isinstance(spec.get(flag, True), bool):
@@ -303,6 +332,11 @@ def parse_value(raw: object, *, value_type: str) -> bool | float | str:
         return number
     if vt is ValueType.BOOLEAN:
         return _parse_boolean(raw)
+    if vt is ValueType.IDENTITY:
+        raise SpecError(
+            "an identity checkpoint is passed by scanning the label, not by a typed value "
+            "(the scan page, or POST /api/v1/identity-scans/)"
+        )
     if not isinstance(raw, str):
         raise SpecError(f"a {vt.value} result must be a string, got {type(raw).__name__}")
     text = raw.strip()

@@ -23,11 +23,14 @@ import pytest
 from django.utils import timezone
 
 from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.custody import services as custody
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
 from tests.api.conftest import client_for
+from tests.builders import custody as custody_builders
+from tests.builders.custody_world import custody_world, cw_of, handoff_of, logger_csv, shipment_of
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +70,7 @@ class Case:
     present: Callable | None = None  # world -> id a list must (own) / must not (other) show
     ref_field: str | None = None  # the body field naming the other lab's object
     multipart: bool = False
+    custody: bool = False  # needs each world's chain-of-custody objects
 
     def __str__(self) -> str:
         return self.name
@@ -484,6 +488,118 @@ CASES = [
 ]
 
 
+# --- chain of identity and custody --------------------------------------------------------------
+
+HANDLE = WORK | {"clinician"}
+PATIENT = frozenset({"clinician"})
+
+
+def _fresh_cw(w):
+    return custody_world(w.lab, w.worker)
+
+
+def _scan_body(w, cw):
+    return {"stage_run": cw.stage_run.pk, "checkpoint": cw.checkpoint.pk, "scanned": cw.good_scan()}
+
+
+def _computed_body(w, cw):
+    return {"stage_run": cw.stage_run.pk, "checkpoint": cw.computed.pk}
+
+
+def _cw_with_blood(w):
+    return custody_world(w.lab, w.worker, blood_first=True)
+
+
+def _handoff_body(w, it):
+    return {
+        "item": it.item_id, "from_party": "Nurse", "from_location": "Ward", "to_party": "Lab",
+        "to_location": "Lab", "sent_at": _now(), "scanned": custody_builders.payload(it),
+    }  # fmt: skip
+
+
+def _shipment_body(w, run):
+    return {
+        "run": run.pk, "kind": "product", "courier": "Cold chain", "origin": "Lab",
+        "destination": "Clinic", "range_min_c": 2, "range_max_c": 8, "packed_at": _now(),
+    }  # fmt: skip
+
+
+def CustodyCase(*args, **kwargs) -> Case:
+    return Case(*args, custody=True, **kwargs)
+
+
+CASES += [
+    CustodyCase("custody-items list", "GET", "/api/v1/custody-items/", ALL, 200,
+         present=lambda w: cw_of(w).tube.pk),
+    CustodyCase("custody-items retrieve", "GET", "/api/v1/custody-items/{id}/", ALL, 200,
+         target=lambda w: cw_of(w).tube),
+    CustodyCase("identity-scans list", "GET", "/api/v1/identity-scans/", ALL, 200,
+         present=lambda w: cw_of(w).stage_run.identity_scans.first().pk),
+    CustodyCase("identity-scans retrieve", "GET", "/api/v1/identity-scans/{id}/", ALL, 200,
+         target=lambda w: cw_of(w).stage_run.identity_scans.first()),
+    CustodyCase("identity-scans create", "POST", "/api/v1/identity-scans/", HANDLE, 201,
+         fresh=_fresh_cw, body=_scan_body, standing=cw_of, ref_field="stage_run"),
+    CustodyCase("handoffs list", "GET", "/api/v1/handoffs/", ALL, 200,
+         present=lambda w: (cw_of(w), w.extra["handoff"].pk)[1]),
+    CustodyCase("handoffs retrieve", "GET", "/api/v1/handoffs/{id}/", ALL, 200,
+         target=lambda w: (cw_of(w), w.extra["handoff"])[1]),
+    CustodyCase("handoffs create", "POST", "/api/v1/handoffs/", HANDLE, 201,
+         fresh=lambda w: custody_builders.item(cw_of(w).run, w.worker, "vial"),
+         body=_handoff_body, standing=lambda w: cw_of(w).vial, ref_field="item"),
+    CustodyCase("handoffs receive", "POST", "/api/v1/handoffs/{id}/receive/", HANDLE, 200,
+         target=lambda w: (cw_of(w), w.extra["handoff"])[1],
+         fresh=lambda w: handoff_of(cw_of(w), custody_builders.item(cw_of(w).run, w.worker)),
+         body=lambda w, h: {"received_at": _now(), "condition": "intact",
+                            "scanned": custody_builders.payload(h.item)}),
+    CustodyCase("shipments list", "GET", "/api/v1/shipments/", ALL, 200,
+         present=lambda w: (cw_of(w), w.extra["shipment"].pk)[1]),
+    CustodyCase("shipments retrieve", "GET", "/api/v1/shipments/{id}/", ALL, 200,
+         target=lambda w: (cw_of(w), w.extra["shipment"])[1]),
+    CustodyCase("shipments create", "POST", "/api/v1/shipments/", HANDLE, 201,
+         body=_shipment_body, standing=lambda w: cw_of(w).run, fresh=lambda w: cw_of(w).run,
+         ref_field="run"),
+    CustodyCase("shipments receive", "POST", "/api/v1/shipments/{id}/receive/", HANDLE, 200,
+         target=lambda w: (cw_of(w), w.extra["shipment"])[1],
+         fresh=lambda w: shipment_of(cw_of(w)), body=lambda w, _: {"received_at": _now()}),
+    CustodyCase("shipments logger", "POST", "/api/v1/shipments/{id}/logger/", HANDLE, 201,
+         target=lambda w: (cw_of(w), w.extra["shipment"])[1],
+         fresh=lambda w: shipment_of(cw_of(w)),
+         body=lambda w, _: {"file": f.named_file(logger_csv(), "logger.csv")}, multipart=True),
+    CustodyCase("label-prints list", "GET", "/api/v1/label-prints/", ALL, 200,
+         present=lambda w: (cw_of(w), w.extra["print"].pk)[1]),
+    CustodyCase("label-prints retrieve", "GET", "/api/v1/label-prints/{id}/", ALL, 200,
+         target=lambda w: (cw_of(w), w.extra["print"])[1]),
+    CustodyCase("label-prints reconcile", "POST", "/api/v1/label-prints/{id}/reconcile/", HANDLE,
+         200,
+         target=lambda w: (cw_of(w), w.extra["print"])[1],
+         fresh=lambda w: custody.run_labels_print(run=cw_of(w).run, template="tube", count=1,
+                                                  actor=w.worker).record,
+         body=lambda w, _: {"used": 1}),
+    CustodyCase("run labels list", "GET", "/api/v1/runs/{id}/labels/", ALL, 200,
+         target=lambda w: cw_of(w).run),
+    CustodyCase("run labels print", "POST", "/api/v1/runs/{id}/labels/", HANDLE, 201,
+         target=lambda w: cw_of(w).run,
+         body=lambda w, _: {"template": "cryovial", "count": 1, "kind": "vial"}),
+    CustodyCase("donor identifiers kinds", "GET", "/api/v1/donors/{id}/patient-identifiers/", ALL,
+         200,
+         target=lambda w: cw_of(w).run.donor),
+    CustodyCase("donor identifiers record", "POST", "/api/v1/donors/{id}/patient-identifiers/",
+         PATIENT, 201, target=lambda w: cw_of(w).run.donor,
+         fresh=lambda w: _fresh_cw(w).run.donor,
+         body=lambda w, _: {"values": {"hospital_record": "MRN-9"}}),
+    CustodyCase("donor identifiers reveal", "POST",
+         "/api/v1/donors/{id}/patient-identifiers/reveal/", PATIENT, 200,
+         target=lambda w: cw_of(w).run.donor,
+         body=lambda w, _: {"purpose": "bedside check"}),
+    CustodyCase("computed-results list", "GET", "/api/v1/computed-results/", ALL, 200,
+         present=lambda w: cw_of(w).stage_run.identity_scans.first().qc_result_id),
+    CustodyCase("computed-results retrieve", "GET", "/api/v1/computed-results/{id}/", ALL, 200,
+         target=lambda w: cw_of(w).stage_run.identity_scans.first().qc_result),
+    CustodyCase("computed-results create", "POST", "/api/v1/computed-results/", HANDLE, 201,
+         fresh=_cw_with_blood, body=_computed_body, standing=cw_of, ref_field="stage_run"),
+]  # fmt: skip
+
+
 def _client(principal: str, users: dict, own):
     if principal == "anonymous":
         return client_for()
@@ -522,6 +638,8 @@ def test_access_matrix(
     }
     f.attach_upload(world)
     f.attach_upload(other_world)
+    if case.custody:
+        cw_of(world), cw_of(other_world)
     for principal, side in itertools.product(PRINCIPALS, ("own", "other")):
         where = f"{case.name} as {principal} on {side} lab"
         w = world if side == "own" else other_world

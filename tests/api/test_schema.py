@@ -97,6 +97,13 @@ def test_creates_document_the_idempotency_key(spec):
         ("/api/v1/qc-results/{id}/correct/", "post"),
         ("/api/v1/deviations/", "post"),
         ("/api/v1/instrument-uploads/", "post"),
+        ("/api/v1/identity-scans/", "post"),
+        ("/api/v1/handoffs/", "post"),
+        ("/api/v1/shipments/", "post"),
+        ("/api/v1/shipments/{id}/logger/", "post"),
+        ("/api/v1/computed-results/", "post"),
+        ("/api/v1/donors/{id}/patient-identifiers/", "post"),
+        ("/api/v1/runs/{id}/labels/", "post"),
     }
     for path, method in keyed:
         assert "422" in spec["paths"][path][method]["responses"]

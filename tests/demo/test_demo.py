@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from protocol_tracker.audit.services import audit_chain_verify
+from protocol_tracker.custody.models import IdentityScan, Item, LoggerFile
+from protocol_tracker.custody.selectors import custody_chain
+from protocol_tracker.demo.custody import demo_custody_seed
 from protocol_tracker.demo.runs import demo_runs_seed
 from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation
@@ -14,7 +17,7 @@ from protocol_tracker.runs.selectors import run_lineage
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, reviewer):
+def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, reviewer, clinician):
     protocol_import_defaults(lab=lab)
 
     demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
@@ -45,8 +48,10 @@ def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, review
         .verdict
         == "pending"
     )
+    # The out-of-spec viability, and the blood that travelled too warm (its logger's excursion).
     assert list(Deviation.objects.values_list("kind", "status", "run__donor__code")) == [
-        ("oos", "open", "DEMO-003")
+        ("oos", "open", "DEMO-003"),
+        ("custody", "open", "DEMO-003"),
     ]
     feeds_today = (
         TaskOccurrence.objects.filter(
@@ -60,4 +65,22 @@ def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, review
     assert feeds_today is not None
     tree = run_lineage(run=runs["DEMO-002"])
     assert [n.run.status for n in tree.walk()] == ["active", "planned"]
+    assert audit_chain_verify().ok
+
+
+def test_the_demo_shows_a_complete_chain_and_one_wrong_label(lab, technician, reviewer, clinician):
+    protocol_import_defaults(lab=lab)
+    demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
+    demo_custody_seed(lab=lab, technician=technician)
+    demo_custody_seed(lab=lab, technician=technician)  # idempotent
+
+    run = Run.objects.get(lab=lab, donor__code="DEMO-002", parent__isnull=True)
+    tube = next(c for c in custody_chain(run=run) if c.item.kind == "blood_tube")
+    assert [link.gap for link in tube.links] == ["", ""] and tube.where == "GMP lab goods-in"
+    assert set(IdentityScan.objects.filter(run=run).values_list("verdict", flat=True)) == {"match"}
+    assert LoggerFile.objects.filter(shipment__run=run, deviation__isnull=True).count() == 1
+    (wrong,) = IdentityScan.objects.filter(verdict="mismatch")
+    assert wrong.run.donor.code == "DEMO-001" and "another donor" in wrong.reason
+    assert Deviation.objects.get(qc_result=wrong.qc_result).severity == "critical"
+    assert Item.objects.filter(lab=lab).count() > 5
     assert audit_chain_verify().ok

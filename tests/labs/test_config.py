@@ -10,6 +10,7 @@ from protocol_tracker.config import DEV_SECRET_KEY, ConfigError, load
 
 BASE = Path("/srv/pt")
 REAL_KEY = "k3y-" + "x7Qp9Lm2Zr5Vt8Wn1Bc4Hd6Jf0Gs3Ky" * 2
+VAULT_KEY = "dGhpcy1pcy1hLXRlc3Qta2V5LW9mLTMyLWJ5dGVzISE="  # 32 bytes, url-safe base64
 
 
 def test_defaults_need_no_server():
@@ -60,11 +61,13 @@ def test_production_profile():
             "ALLOWED_HOSTS": "tracker.lab.example, tracker2.lab.example",
             "DATABASE_URL": "postgres://app@db/tracker",
             "CELERY_BROKER_URL": "redis://cache:6379/0",
+            "PATIENT_VAULT_KEYS": VAULT_KEY,
         },
         base_dir=BASE,
     )
 
     assert config.is_production
+    assert config.patient_vault_keys == (VAULT_KEY,)
     assert config.debug is False
     assert config.allowed_hosts == ["tracker.lab.example", "tracker2.lab.example"]
     assert config.secure_ssl_redirect is True
@@ -123,6 +126,21 @@ def test_production_profile():
                 "DATABASE_URL": "postgres://app@db/tracker",
             },
             "CELERY_BROKER_URL: production needs Redis",
+        ),
+        (
+            {
+                "DJANGO_ENV": "production",
+                "SECRET_KEY": REAL_KEY,
+                "ALLOWED_HOSTS": "a.example",
+                "DATABASE_URL": "postgres://app@db/tracker",
+                "CELERY_BROKER_URL": "redis://cache:6379/0",
+            },
+            "PATIENT_VAULT_KEYS: required when DJANGO_ENV=production",
+        ),
+        ({"PATIENT_VAULT_KEYS": "not-a-key"}, "PATIENT_VAULT_KEYS: key 1 is not a Fernet key"),
+        (
+            {"PATIENT_VAULT_KEYS": VAULT_KEY + ",short"},
+            "PATIENT_VAULT_KEYS: key 2 is not a Fernet key",
         ),
     ],
 )
@@ -190,6 +208,7 @@ def test_production_profile_passes_check_deploy(tmp_path):
         "ALLOWED_HOSTS": "tracker.lab.example",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "PATIENT_VAULT_KEYS": VAULT_KEY,
     }
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
 
@@ -206,6 +225,7 @@ def test_seed_demo_refuses_production(tmp_path):
         "ALLOWED_HOSTS": "tracker.lab.example",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "PATIENT_VAULT_KEYS": VAULT_KEY,
     }
     result = _manage("seed_demo", env=env)
 

@@ -50,6 +50,7 @@ CHECKPOINT_KEYS = {
     "notes",
 }
 SPEC_KEYS = {"min", "max", "min_inclusive", "max_inclusive", "allowed", "expected"}
+IDENTITY_SPEC_KEYS = {"expected", "item_kinds", "witness"}
 KINDS = {
     "collection",
     "reprogramming",
@@ -60,8 +61,8 @@ KINDS = {
     "transplant",
     "follow_up",
 }
-VALUE_TYPES = {"number", "percent", "boolean", "choice", "text", "file"}
-RECORDED_BY = {"person", "instrument", "any"}
+VALUE_TYPES = {"number", "percent", "boolean", "choice", "text", "file", "identity"}
+RECORDED_BY = {"person", "instrument", "any", "system"}
 ANALYTES = {None, "c_peptide", "glucose", "hba1c"}
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CODE_RE = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -121,8 +122,10 @@ def test_schema_keys_are_exact():
             for task in stage["tasks"]:
                 assert set(task) == TASK_KEYS, (stage["key"], task["key"])
             for cp in stage["checkpoints"]:
-                assert set(cp) == CHECKPOINT_KEYS, cp["key"]
-                assert cp["spec"] == {} or set(cp["spec"]) == SPEC_KEYS, cp["key"]
+                # A translation is optional ("i18n" only where one is given).
+                assert set(cp) - {"i18n"} == CHECKPOINT_KEYS, cp["key"]
+                spec_keys = IDENTITY_SPEC_KEYS if cp["value_type"] == "identity" else SPEC_KEYS
+                assert cp["spec"] == {} or set(cp["spec"]) == spec_keys, cp["key"]
 
 
 def test_stage_and_checkpoint_keys_unique_within_protocol():
@@ -337,7 +340,7 @@ def test_blocking_checkpoints_have_a_spec():
         if cp["blocking"]:
             spec = cp["spec"]
             assert spec, (code, cp["key"])
-            assert any(spec[k] is not None for k in ("min", "max", "allowed", "expected"))
+            assert any(spec.get(k) is not None for k in ("min", "max", "allowed", "expected"))
 
 
 def test_specs_match_their_value_type():
@@ -345,6 +348,10 @@ def test_specs_match_their_value_type():
         spec, vt = cp["spec"], cp["value_type"]
         where = (code, cp["key"])
         if not spec:
+            continue
+        if vt == "identity":
+            assert spec["expected"] == "match" and cp["unit"] == "", where
+            assert spec["witness"] in {"manual", "always"}, where
             continue
         assert isinstance(spec["min_inclusive"], bool) and isinstance(spec["max_inclusive"], bool)
         if vt in {"number", "percent"}:
@@ -496,7 +503,9 @@ def test_transplant_gates():
     cps = _checkpoints("e-islet-autologous")
     bedside = cps["bedside_identity_check"]
     assert bedside["blocking"] and bedside["recorded_by"] == "person"
-    assert bedside["spec"]["expected"] is True
+    # The two-person check: a scan of the bag label and a witness's signature, every time.
+    assert bedside["value_type"] == "identity"
+    assert bedside["spec"] == {"expected": "match", "item_kinds": ["bag"], "witness": "always"}
     dose = cps["transplant_dose_ieq_per_kg"]
     assert not dose["blocking"] and dose["spec"] == {}
 

@@ -252,7 +252,7 @@ def test_checkpoint_add_validates_unit_and_spec(lab, lab_admin):
             value_type="number", spec={"min": 5, "max": 3}, recorded_by="robot",
             actor=lab_admin)  # fmt: skip
     assert exc.value.fields == {
-        "recorded_by": ["must be one of: person, instrument, any"],
+        "recorded_by": ["must be one of: person, instrument, any, system"],
         "spec": ["min (5) is greater than max (3)"],
     }
 

@@ -31,8 +31,17 @@ def test_value_type_strings():
         "choice",
         "text",
         "file",
+        "identity",
     ]
-    assert sorted(VALUE_TYPES) == ["boolean", "choice", "file", "number", "percent", "text"]
+    assert sorted(VALUE_TYPES) == [
+        "boolean",
+        "choice",
+        "file",
+        "identity",
+        "number",
+        "percent",
+        "text",
+    ]
     assert ValueType.NUMBER == "number"
     assert ValueType("percent") is ValueType.PERCENT
 
@@ -112,7 +121,10 @@ def test_validate_spec_valid(spec, value_type, unit):
             {"min": 1},
             "colour",
             "",
-            ["unknown value type 'colour' (one of: number, percent, boolean, choice, text, file)"],
+            [
+                "unknown value type 'colour' (one of: number, percent, boolean, choice, text, "
+                "file, identity)"
+            ],
         ),
         (
             {"min": 1, "expected": True},
@@ -373,7 +385,8 @@ def test_parse_value_unknown_type():
     with pytest.raises(SpecError) as excinfo:
         parse_value(1, value_type="integer")
     assert str(excinfo.value) == (
-        "unknown value type 'integer' (one of: number, percent, boolean, choice, text, file)"
+        "unknown value type 'integer' (one of: number, percent, boolean, choice, text, file, "
+        "identity)"
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.builders.custody_world import cw_of_scenario
+
 pytestmark = pytest.mark.django_db
 
 ROLES = ("technician", "reviewer", "lab_admin", "viewer", "clinician")
@@ -12,6 +14,13 @@ ALL = frozenset(ROLES)
 WORK = frozenset({"technician", "reviewer", "lab_admin"})
 REVIEW = frozenset({"reviewer"})
 DESIGN = frozenset({"lab_admin"})
+HANDLE = WORK | {"clinician"}
+PATIENT = frozenset({"clinician"})
+
+
+def _cw(s):
+    return cw_of_scenario(s)
+
 
 # name, method, url from a scenario, roles allowed, status when allowed (own lab)
 OBJECT_VIEWS = [
@@ -39,7 +48,29 @@ OBJECT_VIEWS = [
     ("protocol_add", "post", lambda s: f"/protocols/{s.protocol.pk}/add/stage/", DESIGN, 422),
     ("protocol_validate", "post", lambda s: f"/protocols/{s.protocol.pk}/validate/", DESIGN, 200),
     ("deviation_investigate", "post", lambda s: f"/deviations/{s.deviation.pk}/", WORK, 200),
-]
+    # chain of identity and custody
+    ("identity_scan", "get",
+     lambda s: f"/stages/{_cw(s).stage_run.pk}/scan/{_cw(s).checkpoint.pk}/", HANDLE, 200),
+    ("identity_scan_post", "post",
+     lambda s: f"/stages/{_cw(s).stage_run.pk}/scan/{_cw(s).checkpoint.pk}/", HANDLE, 200),
+    ("computed_record", "post",
+     lambda s: f"/stages/{_cw(s).stage_run.pk}/computed/{_cw(s).computed.pk}/", HANDLE, 302),
+    ("run_labels_print", "post", lambda s: f"/runs/{_cw(s).run.pk}/labels/print/", HANDLE, 302),
+    ("label_reconcile", "post", lambda s: f"/labels/{_cw(s).label_print.pk}/reconcile/", HANDLE,
+     302),
+    ("shipment_new", "get", lambda s: f"/runs/{_cw(s).run.pk}/shipments/new/", HANDLE, 200),
+    ("handoff_new", "get", lambda s: f"/runs/{_cw(s).run.pk}/handoffs/new/", HANDLE, 200),
+    ("shipment", "get", lambda s: f"/shipments/{_cw(s).shipment.pk}/", ALL, 200),
+    ("shipment_receive", "post", lambda s: f"/shipments/{_cw(s).shipment.pk}/receive/", HANDLE,
+     302),
+    ("shipment_logger", "post", lambda s: f"/shipments/{_cw(s).shipment.pk}/logger/", HANDLE,
+     302),
+    ("handoff_receive", "get", lambda s: f"/handoffs/{_cw(s).handoff.pk}/receive/", HANDLE, 200),
+    ("donor_identifiers", "get", lambda s: f"/donors/{_cw(s).run.donor_id}/identifiers/", ALL,
+     200),
+    ("donor_identifiers_post", "post",
+     lambda s: f"/donors/{_cw(s).run.donor_id}/identifiers/", PATIENT, 200),
+]  # fmt: skip
 
 LAB_VIEWS = [
     ("bench", "/", ALL),

@@ -24,6 +24,7 @@ from protocol_tracker.reminders.models import Notification
 from protocol_tracker.reminders.services import calendar_token_issue
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
+from tests.builders.custody_world import custody_objects
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +56,7 @@ def _lab(lab, technician, reviewer, technician2) -> Lab:
     f.attach_upload(world)
     checkpoint = world.stage_run.stage.checkpoints.get(key="viability")
     task = TaskOccurrence.objects.filter(stage_run=world.stage_run).order_by("pk").first()
+    chain = custody_objects(lab, technician2)
     return Lab(
         ids={
             "labs": lab.pk,
@@ -71,6 +73,7 @@ def _lab(lab, technician, reviewer, technician2) -> Lab:
             "audit-events": AuditEvent.objects.filter(lab=lab).order_by("pk").first().pk,
             "instrument-uploads": world.upload.pk,
             "trends": checkpoint.pk,
+            **chain,
         },
         checkpoint=checkpoint.pk,
     )

@@ -38,8 +38,14 @@ def _add_runs(lab, protocol, technician, count: int, start: int) -> None:
 PAGES = {
     "bench": (lambda s: "/", 13),
     "runs": (lambda s: "/runs/", 8),
-    "run": (lambda s: f"/runs/{s['run'].pk}/", 14),
-    "batch_record": (lambda s: f"/runs/{s['run'].pk}/record/", 14),
+    "run": (
+        lambda s: f"/runs/{s['run'].pk}/",
+        19,
+    ),  # + the chain of custody: items, hand-offs, scans, shipments, label prints
+    "batch_record": (
+        lambda s: f"/runs/{s['run'].pk}/record/",
+        18,
+    ),  # + the chain of custody: items, hand-offs, scans, shipments
     "review": (lambda s: "/review/", 8),
     "trend": (lambda s: f"/trends/{s['checkpoint'].pk}/", 7),
 }

@@ -39,10 +39,26 @@ def result_value(result):
 
 class DonorSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     consent = serializers.BooleanField(source="consent_given", read_only=True)
+    coi = serializers.CharField(
+        source="coi.value",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The chain-of-identity identifier issued at enrolment.",
+    )
 
     class Meta:
         model = Donor
-        fields = ["id", "lab", "code", "consent", "consent_scope", "consent_version", "created_at"]
+        fields = [
+            "id",
+            "lab",
+            "code",
+            "coi",
+            "consent",
+            "consent_scope",
+            "consent_version",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -73,6 +89,13 @@ class RunListSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     protocol_name = serializers.CharField(source="protocol.name", read_only=True)
     protocol_version = serializers.IntegerField(source="protocol.version", read_only=True)
     donor_code = serializers.CharField(source="donor.code", read_only=True)
+    coi = serializers.CharField(
+        source="donor.coi.value",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The donor's chain-of-identity identifier (every run of the donor carries it).",
+    )
 
     class Meta:
         model = Run
@@ -87,6 +110,7 @@ class RunListSerializer(SparseFieldsMixin, serializers.ModelSerializer):
             "protocol_version",
             "donor",
             "donor_code",
+            "coi",
             "parent",
             "assignee",
             "passage",

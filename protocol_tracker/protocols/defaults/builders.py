@@ -52,6 +52,12 @@ def no_spec() -> dict[str, Any]:
     return {}
 
 
+def identity_scan(*item_kinds: str, witness: str = "manual") -> dict[str, Any]:
+    """An identity checkpoint's spec: the scanned label must match the run's COI (and an item of
+    one of ``item_kinds``); ``witness`` "always" makes it a two-person check."""
+    return {"expected": "match", "item_kinds": list(item_kinds) or None, "witness": witness}
+
+
 # --- checkpoints, bench tasks, stages -------------------------------------------------------
 
 
@@ -71,8 +77,11 @@ def checkpoint(
     analyte: str | None = None,
     pending_allowed: bool = False,
     retest_every_passages: int | None = None,
+    zh_name: str | None = None,
 ) -> dict[str, Any]:
+    translations = {"i18n": {"zh-hans": {"name": zh_name}}} if zh_name else {}
     return {
+        **translations,
         "key": key,
         "assay": assay,
         "name": name,

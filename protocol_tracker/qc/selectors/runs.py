@@ -81,7 +81,7 @@ def run_detail(*, run_id: int, user: Person) -> Run:
     )
     return (
         Run.objects.for_user(user)
-        .select_related("protocol", "donor", "lab", "assignee", "parent", "created_by")
+        .select_related("protocol", "donor__coi", "lab", "assignee", "parent", "created_by")
         .prefetch_related(
             Prefetch("stage_runs", queryset=stage_runs),
             Prefetch(

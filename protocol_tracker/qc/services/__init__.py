@@ -29,6 +29,7 @@ Rules the services keep (the messages say which one refused):
 """
 
 from protocol_tracker.qc.services.bulk import BULK_MAX_ROWS, qc_results_record_bulk
+from protocol_tracker.qc.services.decided import qc_result_record_decided
 from protocol_tracker.qc.services.deviations import (
     deviation_create_system,
     deviation_disposition,
@@ -58,6 +59,7 @@ __all__ = [
     "deviation_state",
     "qc_result_correct",
     "qc_result_record",
+    "qc_result_record_decided",
     "qc_results_record_bulk",
     "raw_file_store",
     "record_hash",

@@ -12,7 +12,7 @@ from protocol_tracker import specs
 from protocol_tracker.audit.services import Change
 from protocol_tracker.core.actors import Actor
 from protocol_tracker.core.tasks import enqueue_on_commit
-from protocol_tracker.protocols.models import CheckpointTemplate
+from protocol_tracker.protocols.models import CheckpointTemplate, ValueType
 from protocol_tracker.qc.models import DeviationKind, DeviationSeverity, QCResult, Verdict
 from protocol_tracker.qc.services.deviations import deviation_create_system
 from protocol_tracker.runs.models import Run, RunStatus, StageRun
@@ -68,6 +68,9 @@ def result_consequences(
             qc_failed_notify_on_commit(result.pk)
     elif result.verdict == Verdict.FAIL and checkpoint.blocking:
         released = run.status == RunStatus.RELEASED
+        # A wrong or unreadable label at an identity checkpoint is the dominant patient-safety
+        # risk of an autologous product: critical at once, wherever it happens.
+        identity = checkpoint.value_type == ValueType.IDENTITY
         if released:
             changes += run_flag(
                 run,
@@ -81,11 +84,19 @@ def result_consequences(
             stage_run=stage_run,
             qc_result=result,
             actor=actor,
-            kind=DeviationKind.OUT_OF_SPEC,
-            severity=DeviationSeverity.CRITICAL if released else DeviationSeverity.MAJOR,
-            title=f"Out of specification: {checkpoint.name} = {result.display_value}",
+            kind=DeviationKind.IDENTITY if identity else DeviationKind.OUT_OF_SPEC,
+            severity=(
+                DeviationSeverity.CRITICAL if released or identity else DeviationSeverity.MAJOR
+            ),
+            title=(
+                f"Identity check failed: {checkpoint.name}: {result.display_value}"
+                if identity
+                else f"Out of specification: {checkpoint.name} = {result.display_value}"
+            ),
             description=(
-                f"Spec: {specs.describe_spec(checkpoint.spec, checkpoint.unit)}; "
+                f"{result.comment} Stage '{stage_run.stage.name}' of run {run.code}."
+                if identity
+                else f"Spec: {specs.describe_spec(checkpoint.spec, checkpoint.unit)}; "
                 f"stage '{stage_run.stage.name}' of run {run.code}."
             ),
         )

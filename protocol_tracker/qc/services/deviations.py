@@ -205,7 +205,7 @@ def deviation_disposition(
     if not dev.is_open:
         raise InvalidTransition(f"deviation DEV-{dev.pk} is closed")
     if (
-        dev.kind in (DeviationKind.OUT_OF_SPEC, DeviationKind.LATE_RESULT)
+        dev.kind in (DeviationKind.OUT_OF_SPEC, DeviationKind.LATE_RESULT, DeviationKind.IDENTITY)
         and dev.status == DeviationStatus.OPEN
     ):
         raise InvalidTransition(

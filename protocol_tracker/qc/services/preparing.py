@@ -179,6 +179,10 @@ def check_recorder(actor: Actor, lab_id: int, checkpoint: CheckpointTemplate) ->
             raise NotPermitted(f"instrument {actor.name} may not post '{checkpoint.assay}' results")
         return
     require_role(actor, lab_id, CAN_WORK, "record QC results")
+    if checkpoint.recorded_by == RecordedBy.SYSTEM:
+        raise NotPermitted(
+            f"checkpoint '{checkpoint.name}' is computed from the run's records, not typed"
+        )
     if checkpoint.recorded_by == RecordedBy.INSTRUMENT:
         raise NotPermitted(f"checkpoint '{checkpoint.name}' is recorded by instruments only")
 

@@ -12,6 +12,7 @@ from labs.selectors import require_role
 from protocol_tracker.audit.services import audit_record
 from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import Conflict, ValidationFailed
+from protocol_tracker.identity.services import coi_issue
 from protocol_tracker.runs.models import DONOR_CODE_VALIDATOR, ConsentScope, Donor
 
 
@@ -25,7 +26,8 @@ def donor_create(
     consent_version: str = "",
     actor: Person,
 ) -> Donor:
-    """Register a pseudonymous donor (a code, never a name) with their consent."""
+    """Register a pseudonymous donor (a code, never a name) with their consent, and issue their
+    COI (chain of identity): unique in the installation, never reused."""
     require_role(actor, lab, CAN_WORK, "register donors")
     code = (code or "").strip()
     try:
@@ -39,6 +41,7 @@ def donor_create(
         raise ValidationFailed(message, fields={"consent_scope": [message]})
     if Donor.objects.filter(lab=lab, code=code).exists():
         raise Conflict(f"donor {code} already exists in this lab", code="duplicate")
+    coi = coi_issue(lab=lab, actor=actor)
     donor = Donor(
         lab=lab,
         code=code,
@@ -46,6 +49,7 @@ def donor_create(
         consent_scope=scope,
         consent_version=consent_version.strip(),
         created_by=actor,
+        coi=coi,
     )
     try:
         with transaction.atomic():
@@ -59,6 +63,7 @@ def donor_create(
         lab_id=lab.pk,
         after={
             "code": code,
+            "coi": coi.value,
             "consent_given": donor.consent_given,
             "consent_scope": scope,
             "consent_version": donor.consent_version,

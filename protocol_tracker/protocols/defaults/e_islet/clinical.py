@@ -7,7 +7,7 @@ from typing import Any
 from protocol_tracker.protocols.defaults.builders import (
     DAY,
     checkpoint,
-    expect,
+    identity_scan,
     less_than,
     more_than,
     no_spec,
@@ -39,17 +39,39 @@ STAGES: list[dict[str, Any]] = [
         ),
         checkpoints=[
             checkpoint(
+                "shipment_receipt_identity",
+                assay="identity_scan",
+                name="Shipment receipt at the clinic: product label scanned",
+                metric="identity_match",
+                unit="",
+                value_type="identity",
+                spec=identity_scan("bag", "shipper"),
+                blocking=True,
+                recorded_by="person",
+                source=src("Q11", "B6"),
+                notes=(
+                    "Hand-over: lab → courier → clinic; record the shipment with its "
+                    "temperature logger and the custody hand-off (scanned on both sides)."
+                ),
+                zh_name="临床接收运输：扫描产品标签",
+            ),
+            checkpoint(
                 "bedside_identity_check",
-                assay="identity_check",
+                assay="identity_scan",
                 name="Bedside two-person identity check (patient, COI, product label)",
                 metric="identity_match",
                 unit="",
-                value_type="boolean",
-                spec=expect(True),
+                value_type="identity",
+                spec=identity_scan("bag", witness="always"),
                 blocking=True,
                 recorded_by="person",
                 source=src("B6", "Q12"),
-                notes="Hard gate; two people verify and both are recorded.",
+                notes=(
+                    "Hard gate; two people verify and both are recorded: the bag label is "
+                    "scanned and a second person signs as witness (patient wristband against "
+                    "the label's identifiers)."
+                ),
+                zh_name="床旁双人身份核对（患者、COI、产品标签）",
             ),
             checkpoint(
                 "transplant_dose_ieq_per_kg",

@@ -10,6 +10,7 @@ from protocol_tracker.protocols.defaults.builders import (
     at_least,
     checkpoint,
     expect,
+    identity_scan,
     less_than,
     media_change,
     more_than,
@@ -42,6 +43,23 @@ STAGES: list[dict[str, Any]] = [
         ),
         tasks=[media_change()],
         checkpoints=[
+            checkpoint(
+                "ipsc_thaw_identity",
+                assay="identity_scan",
+                name="Thaw: iPSC bank vial label scanned",
+                metric="identity_match",
+                unit="",
+                value_type="identity",
+                spec=identity_scan("vial"),
+                blocking=True,
+                recorded_by="person",
+                source=src("Q11", "Q12", GK),
+                notes=(
+                    "The vial thawed from the released iPSC bank (a vial of this lineage) must "
+                    "carry this run's COI; hand-over: LN2 storage → culture."
+                ),
+                zh_name="复苏：扫描 iPSC 库冻存管标签",
+            ),
             checkpoint(
                 "de_identity",
                 assay="flow_cytometry",
@@ -211,6 +229,20 @@ STAGES: list[dict[str, Any]] = [
         ),
         tasks=[media_change()],
         checkpoints=[
+            checkpoint(
+                "ensc_thaw_identity",
+                assay="identity_scan",
+                name="Thaw: EnSC bank vial label scanned",
+                metric="identity_match",
+                unit="",
+                value_type="identity",
+                spec=identity_scan("vial"),
+                blocking=True,
+                recorded_by="person",
+                source=src("Q11", "Q12", GK),
+                notes="The EnSC vial thawed to seed the differentiation; hand-over: LN2 → culture.",
+                zh_name="复苏：扫描 EnSC 库冻存管标签",
+            ),
             checkpoint(
                 "eislet_endocrine_fraction",
                 assay="flow_cytometry",

@@ -10,6 +10,7 @@ from protocol_tracker.protocols.defaults.builders import (
     at_most,
     checkpoint,
     expect,
+    identity_scan,
     less_than,
     more_than,
     no_spec,
@@ -40,6 +41,23 @@ STAGES: list[dict[str, Any]] = [
             "2 d, window 1-3 d",
         ),
         checkpoints=[
+            checkpoint(
+                "formulation_identity",
+                assay="identity_scan",
+                name="Formulation: final bag label scanned",
+                metric="identity_match",
+                unit="",
+                value_type="identity",
+                spec=identity_scan("bag"),
+                blocking=True,
+                recorded_by="person",
+                source=src("B6", "Q12"),
+                notes=(
+                    "The final container's label (COI, FOR AUTOLOGOUS USE ONLY) scanned at "
+                    "formulation (reference §2 stage 8: container, label)."
+                ),
+                zh_name="制剂：扫描终产品袋标签",
+            ),
             checkpoint(
                 "release_recipient_identity",
                 assay="identity_check",

@@ -12,6 +12,7 @@ from protocol_tracker.protocols.defaults.builders import (
     at_most,
     checkpoint,
     expect,
+    identity_scan,
     media_change,
     no_spec,
     one_of,
@@ -46,29 +47,37 @@ STAGES: list[dict[str, Any]] = [
         checkpoints=[
             checkpoint(
                 "coi_assigned",
-                assay="identity_check",
-                name="COI ID issued and linked to all later labels",
+                assay="identity_scan",
+                name="COI ID issued and linked to all later labels: first label scanned back",
                 metric="coi_linked",
                 unit="",
-                value_type="boolean",
-                spec=expect(True),
+                value_type="identity",
+                spec=identity_scan(),
                 blocking=True,
                 recorded_by="person",
                 source=src("Q11", "Q12", "R1", GK),
-                notes="Pass/fail per reference §2 stage 0.",
+                notes=(
+                    "Pass/fail per reference §2 stage 0. The COI is issued when the donor is "
+                    "registered; scanning a printed label of the run back proves it is on them."
+                ),
+                zh_name="COI 已签发并印在所有后续标签上：扫描第一张标签核对",
             ),
             checkpoint(
                 "patient_identifiers",
-                assay="identity_check",
+                assay="vault_identifier_count",
                 name="Unique patient identifiers on record and on labels",
                 metric="identifier_count",
                 unit="count",
                 value_type="number",
                 spec=at_least(2),
                 blocking=True,
-                recorded_by="person",
+                recorded_by="system",
                 source=src("Q12"),
-                notes="FDA CAR-T guidance recommends at least two unique identifiers on labels.",
+                notes=(
+                    "FDA CAR-T guidance recommends at least two unique identifiers on labels. "
+                    "Counted in the identifier vault (the clinical team records them); not typed."
+                ),
+                zh_name="患者唯一标识符已登记（不少于两个）",
             ),
             checkpoint(
                 "consent_scope",
@@ -108,19 +117,20 @@ STAGES: list[dict[str, Any]] = [
         checkpoints=[
             checkpoint(
                 "draw_to_processing_time",
-                assay="time_record",
+                assay="draw_to_processing",
                 name="Time from draw to processing",
                 metric="draw_to_processing",
                 unit="h",
                 value_type="number",
                 spec=at_most(24),
                 blocking=True,
-                recorded_by="person",
+                recorded_by="system",
                 source=CONV,
                 notes=(
-                    "Reference §2 stage 1: time to processing ≤24 h (CONV). Recorded at hand-over "
-                    "to PBMC isolation. " + CONV_NOTE
+                    "Reference §2 stage 1: time to processing ≤24 h (CONV). Computed from the "
+                    "blood shipment's draw and receipt times, not typed. " + CONV_NOTE
                 ),
+                zh_name="采血至处理的时间",
             ),
             checkpoint(
                 "draw_tube_intact",
@@ -136,15 +146,21 @@ STAGES: list[dict[str, Any]] = [
             ),
             checkpoint(
                 "draw_identifiers_match",
-                assay="identity_check",
-                name="Tube identifiers match COI and patient",
+                assay="identity_scan",
+                name="Blood receipt: tube label scanned against the COI",
                 metric="identifiers_match",
                 unit="",
-                value_type="boolean",
-                spec=expect(True),
+                value_type="identity",
+                spec=identity_scan("blood_tube"),
                 blocking=True,
                 recorded_by="person",
                 source="GK / CONV",
+                notes=(
+                    "Reference §2 stage 1 'identifiers match'. Hand-over: courier → receiving "
+                    "technician; record the custody hand-off (label scanned on both sides) and "
+                    "the shipment's temperature logger."
+                ),
+                zh_name="血样接收：扫描采血管标签核对 COI",
             ),
             checkpoint(
                 "draw_volume",
@@ -249,6 +265,23 @@ STAGES: list[dict[str, Any]] = [
         ),
         tasks=[media_change()],
         checkpoints=[
+            checkpoint(
+                "reprogramming_identity",
+                assay="identity_scan",
+                name="Start of reprogramming: PBMC vial label scanned",
+                metric="identity_match",
+                unit="",
+                value_type="identity",
+                spec=identity_scan("vial", "sample"),
+                blocking=True,
+                recorded_by="person",
+                source=src("Q11", "Q12", GK),
+                notes=(
+                    "Chain of identity at the hand-over from PBMC isolation to reprogramming "
+                    "(COC: every transfer and control point [Q11]); a mismatch stops the stage."
+                ),
+                zh_name="重编程开始：扫描 PBMC 冻存管标签",
+            ),
             checkpoint(
                 "reprogramming_method",
                 assay="batch_record",
