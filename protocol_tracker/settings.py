@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "protocol_tracker.runs",
     "protocol_tracker.qc",
     "protocol_tracker.outcomes",
+    "protocol_tracker.clinical",
     "protocol_tracker.reminders",
     "protocol_tracker.api",
     "protocol_tracker.web",
