@@ -97,23 +97,19 @@ def _fmt(offset: timedelta | None) -> str:
 
 
 def _value(text: str, unit: str, line: int) -> tuple[float, str]:
+    """The reading in the file's unit (bounds are checked once the unit is known to fit)."""
     raw = text.strip()
     if raw.lower() == "low":
-        return 40.0, "low"
+        return 40.0 / (MG_DL_PER_MMOL_L if unit == "mmol/L" else 1), "low"
     if raw.lower() == "high":
-        return 400.0, "high"
+        return 400.0 / (MG_DL_PER_MMOL_L if unit == "mmol/L" else 1), "high"
     try:
         value = float(raw)
     except ValueError:
         raise CGMError(f"glucose value '{raw[:20]}' is not a number", line=line) from None
     if value != value or value in (float("inf"), float("-inf")):
         raise CGMError("glucose value is not a finite number", line=line)
-    mg_dl = value * MG_DL_PER_MMOL_L if unit == "mmol/L" else value
-    if not MIN_MG_DL <= mg_dl <= MAX_MG_DL:
-        raise CGMError(
-            f"glucose {raw} {unit} is outside {MIN_MG_DL:g}-{MAX_MG_DL:g} mg/dL", line=line
-        )
-    return mg_dl, ""
+    return value, ""
 
 
 def _parse_dexcom(rows: list[list[str]], lines: list[str], clock: _Clock):
@@ -267,11 +263,17 @@ def parse_export(
         raise CGMError(
             f"the column says mg/dL but the readings (median {median:g}) look like mmol/L"
         )
-    if unit == "mmol/L" and median / MG_DL_PER_MMOL_L > _UNIT_SPLIT_MG_DL * 4:
+    if unit == "mmol/L" and median > _UNIT_SPLIT_MG_DL:
         raise CGMError(
-            f"the column says mmol/L but the readings (median {median / MG_DL_PER_MMOL_L:g}) "
-            "look like mg/dL"
+            f"the column says mmol/L but the readings (median {median:g}) look like mg/dL"
         )
+    factor = MG_DL_PER_MMOL_L if unit == "mmol/L" else 1.0
+    for at, value, flag, line in raw:
+        if not MIN_MG_DL <= value * factor <= MAX_MG_DL:
+            raise CGMError(
+                f"glucose {value:g} {unit} is outside {MIN_MG_DL:g}-{MAX_MG_DL:g} mg/dL", line=line
+            )
+    raw = [(at, round(value * factor, 1), flag, line) for at, value, flag, line in raw]
     raw.sort(key=lambda r: (r[0], r[3]))
     readings: list[Reading] = []
     duplicates = 0
