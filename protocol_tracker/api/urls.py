@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from protocol_tracker.api.views.auth import MeView, PersonalTokenViewSet, TokenView
+from protocol_tracker.api.views.clinical import RecipientViewSet, VisitViewSet
 from protocol_tracker.api.views.docs import RedocView, SwaggerView
 from protocol_tracker.api.views.labs import AuditEventViewSet, LabViewSet
 from protocol_tracker.api.views.notifications import NotificationViewSet
@@ -41,6 +42,8 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("instrument-uploads", InstrumentUploadViewSet, basename="instrument-upload")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("auth/tokens", PersonalTokenViewSet, basename="personal-token")
+router.register("recipients", RecipientViewSet, basename="recipient")
+router.register("visits", VisitViewSet, basename="visit")
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

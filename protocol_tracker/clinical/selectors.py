@@ -19,6 +19,7 @@ from protocol_tracker.clinical.models import (
     Recipient,
     TherapyEvent,
     Visit,
+    VisitKind,
     VisitValue,
 )
 from protocol_tracker.clinical.outcomes import CohortData, outcome_picture
@@ -27,11 +28,26 @@ from protocol_tracker.protocols.models import StageKind
 from protocol_tracker.qc.models import QCResult
 from protocol_tracker.runs.models import Run, StageRun
 
-ENDOTOXIN_ASSAY = "endotoxin_lal"
-
-
 def recipients_for_user(user: Person) -> QuerySet[Recipient]:
-    return Recipient.objects.for_user(user).select_related("donor", "lab")
+    """Recipients with ``current_formulation`` (a list of 0 or 1) and ``baseline_visits``."""
+    return (
+        Recipient.objects.for_user(user)
+        .select_related("donor", "lab")
+        .prefetch_related(
+            Prefetch(
+                "formulations",
+                queryset=Formulation.objects.filter(superseded_by__isnull=True)
+                .select_related("run")
+                .order_by("-recorded_at", "-id"),
+                to_attr="current_formulation",
+            ),
+            Prefetch(
+                "visits",
+                queryset=Visit.objects.filter(kind=VisitKind.BASELINE).order_by("id"),
+                to_attr="baseline_visits",
+            ),
+        )
+    )
 
 
 def recipient_for_user(*, recipient_id: int, user: Person) -> Recipient:
@@ -102,11 +118,10 @@ def current_formulation(*, recipient: Recipient, run: Run | None = None) -> Form
 
 
 def endotoxin_results(run_ids: Iterable[int]) -> dict[int, float]:
-    """The current LAL result (EU/mL) of each run's release stage."""
+    """The current endotoxin result in EU/mL (LAL) of each run's release stage."""
     rows = QCResult.objects.filter(
         stage_run__run_id__in=list(run_ids),
         stage_run__stage__kind=StageKind.RELEASE,
-        checkpoint__assay=ENDOTOXIN_ASSAY,
         checkpoint__unit="EU/mL",
         superseded_by__isnull=True,
         value_in_spec_unit__isnull=False,

@@ -268,7 +268,7 @@ def parse_export(
             f"the column says mmol/L but the readings (median {median:g}) look like mg/dL"
         )
     factor = MG_DL_PER_MMOL_L if unit == "mmol/L" else 1.0
-    for at, value, flag, line in raw:
+    for _at, value, _flag, line in raw:
         if not MIN_MG_DL <= value * factor <= MAX_MG_DL:
             raise CGMError(
                 f"glucose {value:g} {unit} is outside {MIN_MG_DL:g}-{MAX_MG_DL:g} mg/dL", line=line
