@@ -224,5 +224,6 @@ def outcome_picture(recipient: Recipient, data: CohortData) -> dict:
         "insulin_free_since_day": _insulin_free_since(events),
         "latest_igls": latest["assessments"]["igls_2018"]["outcome"] if latest else None,
         "latest_day": latest["day"] if latest else None,
+        "latest_values": {v["measure"]: v["canonical"] for v in latest["values"]} if latest else {},
         "dosing": dose,
     }

@@ -26,7 +26,8 @@ from protocol_tracker.clinical.outcomes import CohortData, outcome_picture
 from protocol_tracker.core.actors import Person
 from protocol_tracker.protocols.models import StageKind
 from protocol_tracker.qc.models import QCResult
-from protocol_tracker.runs.models import Run, StageRun
+from protocol_tracker.runs.models import Donor, Run, StageRun
+
 
 def recipients_for_user(user: Person) -> QuerySet[Recipient]:
     """Recipients with ``current_formulation`` (a list of 0 or 1) and ``baseline_visits``."""
@@ -200,3 +201,32 @@ def followup_section(run: Run) -> dict | None:
         for v in picture["visits"]
     ]
     return {"picture": picture, "rows": rows}
+
+
+def donors_without_record(*, lab: Lab, user: Person) -> QuerySet[Donor]:
+    """The lab's donors who have no clinical record yet (to open one)."""
+    return Donor.objects.for_user(user).filter(lab=lab, recipient__isnull=True).order_by("code")
+
+
+def runs_of_recipient(recipient: Recipient) -> QuerySet[Run]:
+    """The recipient's own runs (autologous: the donor's), newest first."""
+    return Run.objects.filter(lab_id=recipient.lab_id, donor_id=recipient.donor_id).order_by(
+        "-created_at", "-id"
+    )
+
+
+def lab_cohort_outcomes(*, user: Person, lab: Lab) -> list[dict]:
+    """The cohort table of one lab (the PI's view)."""
+    data = cohort_data(recipients_for_user(user).filter(lab=lab))
+    return [outcome_picture(r, data) for r in data.recipients]
+
+
+def visit_detail(*, visit_id: int, user: Person) -> Visit:
+    """A visit with ``current`` values and its CGM imports (``imports``)."""
+    return (
+        visits_for_user(user)
+        .prefetch_related(
+            Prefetch("cgm_imports", queryset=CGMImport.objects.order_by("-id"), to_attr="imports")
+        )
+        .get(pk=visit_id)
+    )

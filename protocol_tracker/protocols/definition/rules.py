@@ -23,7 +23,7 @@ from protocol_tracker.protocols.models import RecordedBy, StageKind, ValueType
 from protocol_tracker.specs.language import validate_spec
 from protocol_tracker.specs.units import is_known_unit
 
-SPEC_LIMIT_KEYS = ("min", "max", "allowed", "expected")
+SPEC_LIMIT_KEYS = ("min", "max", "allowed", "expected", "iscn")
 _SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 
 

@@ -29,6 +29,7 @@ from protocol_tracker.web.access import (
 )
 from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
 from protocol_tracker.web.runpage import run_page_data
+from protocol_tracker.web.views.clinical import batch_followup
 
 PAGE_SIZE = 50
 
@@ -107,6 +108,7 @@ def batch_record(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     context = run_page_data(run)
     context["nav"] = "runs"
+    context.update(batch_followup(run))
     return render(request, "web/batch_record.html", context)
 
 
