@@ -91,7 +91,9 @@ class DonorFactory(factory.django.DjangoModelFactory):
     lab = factory.SubFactory(LabFactory)
     code = factory.Sequence(lambda n: f"DN-{n:04d}")
     consent_given = True
-    consent_scope = factory.LazyFunction(list)
+    consent_scope = factory.LazyFunction(
+        lambda: ["reprogramming", "banking", "genetic_testing", "future_use"]
+    )
     consent_version = "v1"
 
 

@@ -20,7 +20,11 @@ _donor_seq = iter(range(1, 10**6))
 def new_donor(lab, actor, code: str | None = None) -> Donor:
     """A consented donor, numbered ``DN-00001``… unless ``code`` is given."""
     return run_services.donor_create(
-        lab=lab, code=code or f"DN-{next(_donor_seq):05d}", consent_given=True, actor=actor
+        lab=lab,
+        code=code or f"DN-{next(_donor_seq):05d}",
+        consent_given=True,
+        consent_scope=["reprogramming", "banking", "genetic_testing", "future_use"],
+        actor=actor,
     )
 
 

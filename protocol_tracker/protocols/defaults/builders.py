@@ -52,6 +52,11 @@ def no_spec() -> dict[str, Any]:
     return {}
 
 
+def iscn_karyotype(min_metaphases: int) -> dict[str, Any]:
+    """An ISCN karyotype with at least ``min_metaphases`` cells and no clonal abnormality."""
+    return _spec(iscn={"min_metaphases": min_metaphases})
+
+
 # --- checkpoints, bench tasks, stages -------------------------------------------------------
 
 
@@ -71,7 +76,17 @@ def checkpoint(
     analyte: str | None = None,
     pending_allowed: bool = False,
     retest_every_passages: int | None = None,
+    retest_every_days: int | None = None,
+    requires_consent: list[str] | None = None,
+    i18n_name: str | None = None,
 ) -> dict[str, Any]:
+    optional: dict[str, Any] = {}
+    if retest_every_days is not None:
+        optional["retest_every_days"] = retest_every_days
+    if requires_consent:
+        optional["requires_consent"] = sorted(requires_consent)
+    if i18n_name:
+        optional["i18n"] = {"zh-hans": {"name": i18n_name}}
     return {
         "key": key,
         "assay": assay,
@@ -87,6 +102,7 @@ def checkpoint(
         "retest_every_passages": retest_every_passages,
         "source": source,
         "notes": notes,
+        **optional,
     }
 
 
