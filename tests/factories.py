@@ -269,6 +269,8 @@ def protocol_from_dict(
                 analyte=c.get("analyte") or "",
                 pending_allowed=c["pending_allowed"],
                 retest_every_passages=c["retest_every_passages"],
+                retest_every_days=c.get("retest_every_days"),
+                requires_consent=c.get("requires_consent") or [],
                 source=c["source"],
                 notes=c.get("notes", ""),
             )

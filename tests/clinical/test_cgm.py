@@ -79,7 +79,7 @@ def test_generated_14_day_file():
     days = 14
     data = dexcom_export(start_utc=datetime(2026, 5, 1, tzinfo=UTC), readings=288 * days)
 
-    parsed, m = _metrics(data)
+    _parsed, m = _metrics(data)
 
     n = len(DAY_PROFILE)
     mean = sum(DAY_PROFILE) / n

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.clinical import selectors
