@@ -48,6 +48,9 @@ class Mark:
     label: str
     css: str = ""
     day: int = 0
+    label_y: float = 0
+    label_x: float = 0
+    label_css: str = ""
 
 
 @dataclass
@@ -95,6 +98,8 @@ def outcome_chart(picture: dict) -> OutcomeChart:
         ]
         base = [picture["baseline"].get(m) for m in measures]
         high = _nice_max(max([v for v in [*values, *base] if v is not None] or [1]) * 1.1)
+        if key == "tir":
+            high = 100.0
 
         def y_of(value: float, panel=panel, high=high) -> float:
             return round(panel.bottom - (panel.bottom - panel.top) * value / high, 1)
@@ -130,6 +135,11 @@ def outcome_chart(picture: dict) -> OutcomeChart:
         for e in picture["events"]
         if e["day"] is not None and e["day"] >= 0
     ]
+    for i, e in enumerate(events):  # staggered so that close events keep their labels apart
+        e.label_y = TOP + 22 + 12 * (i % 3)
+        right = e.x > LEFT + (right_edge - LEFT) * 0.6  # label to the left of late events
+        e.label_x = round(e.x - 3 if right else e.x + 3, 1)
+        e.label_css = "label-right" if right else ""
     classes = [
         Mark(
             x_of(v["day"]),

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from labs.models import Lab, Role
 from labs.services import membership_set
+from protocol_tracker.demo.clinical import demo_clinical_seed
 from protocol_tracker.demo.runs import demo_runs_seed
 from protocol_tracker.protocols.services import protocol_import_defaults
 
@@ -22,6 +23,7 @@ DEMO_USERS = [
     ("demo-tech", "demo", Role.TECHNICIAN, False),
     ("demo-reviewer", "demo", Role.REVIEWER, False),
     ("demo-admin", "demo", Role.LAB_ADMIN, True),
+    ("demo-clinician", "demo", Role.CLINICIAN, False),
     ("other-tech", "other", Role.TECHNICIAN, False),
 ]
 
@@ -44,7 +46,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Open http://127.0.0.1:{port}/  (admin: /admin/, API: /api/v1/docs/)")
         self.stdout.write(
             "  Logins (password 'demo'): demo-tech (technician), demo-reviewer (reviewer), "
-            "demo-admin (lab admin), other-tech (Other Lab)"
+            "demo-admin (lab admin), demo-clinician (clinician), other-tech (Other Lab)"
         )
 
     def _lab(self, spec: dict) -> Lab:
@@ -68,4 +70,11 @@ class Command(BaseCommand):
             protocol_import_defaults(lab=lab, actor=None)
         demo_runs_seed(
             lab=labs["demo"], technician=users["demo-tech"], reviewer=users["demo-reviewer"]
+        )
+        demo_clinical_seed(
+            lab=labs["demo"],
+            technician=users["demo-tech"],
+            reviewer=users["demo-reviewer"],
+            clinician=users["demo-clinician"],
+            password=DEMO_PASSWORD,
         )
