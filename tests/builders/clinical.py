@@ -107,3 +107,50 @@ def baseline_values() -> dict:
 
 def local_date(moment: datetime, lab) -> date:
     return timezone.localtime(moment, lab.tz).date()
+
+
+# --- standing clinical records for the access matrices -----------------------------------------
+
+
+class Standing:
+    """A world's (or a scenario's) clinical records: a recipient with a formulation on the
+    world's run and a baseline visit with an HbA1c value."""
+
+    def __init__(self, run, worker) -> None:
+        self.clinician = clinician_of(run.lab)
+        self.recipient = recipient_of(run, self.clinician)
+        self.formulation = clinical.formulation_record(
+            recipient=self.recipient,
+            run=run,
+            weight_kg=70,
+            volume_ml=10,
+            expires_at=timezone.now() + timedelta(days=2),
+            actor=worker,
+        )
+        self.visit = visit(
+            self.recipient, run, self.clinician, date(2026, 3, 1), "baseline", {"hba1c": (8.1, "%")}
+        )
+        self.value = self.visit.values.get()
+
+
+def standing(world) -> Standing:
+    """The standing clinical records of an API world or a web scenario (built once)."""
+    found = getattr(world, "_clinical", None)
+    if found is None:
+        worker = getattr(world, "worker", None) or world.run.created_by
+        found = Standing(world.run, worker)
+        world._clinical = found
+    return found
+
+
+def fresh_recipient(run_factory):
+    """A new recipient with a run of their own: ``run_factory()`` makes the run."""
+    run = run_factory()
+    clinician = clinician_of(run.lab)
+    return recipient_of(run, clinician), run, clinician
+
+
+def fresh_visit(run_factory, *, with_value: bool = False):
+    recipient, run, clinician = fresh_recipient(run_factory)
+    values = {"hba1c": (8.0, "%")} if with_value else None
+    return visit(recipient, run, clinician, date(2026, 3, 1), "baseline", values)

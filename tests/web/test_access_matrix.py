@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.builders.clinical import standing
+
 pytestmark = pytest.mark.django_db
 
 ROLES = ("technician", "reviewer", "lab_admin", "viewer", "clinician")
@@ -12,6 +14,7 @@ ALL = frozenset(ROLES)
 WORK = frozenset({"technician", "reviewer", "lab_admin"})
 REVIEW = frozenset({"reviewer"})
 DESIGN = frozenset({"lab_admin"})
+CLINICAL = frozenset({"clinician", "reviewer"})
 
 # name, method, url from a scenario, roles allowed, status when allowed (own lab)
 OBJECT_VIEWS = [
@@ -39,6 +42,37 @@ OBJECT_VIEWS = [
     ("protocol_add", "post", lambda s: f"/protocols/{s.protocol.pk}/add/stage/", DESIGN, 422),
     ("protocol_validate", "post", lambda s: f"/protocols/{s.protocol.pk}/validate/", DESIGN, 200),
     ("deviation_investigate", "post", lambda s: f"/deviations/{s.deviation.pk}/", WORK, 200),
+    ("recipient", "get", lambda s: f"/clinical/{standing(s).recipient.pk}/", ALL, 200),
+    ("visit", "get", lambda s: f"/clinical/visits/{standing(s).visit.pk}/", ALL, 200),
+    (
+        "visit_values",
+        "post",
+        lambda s: f"/clinical/visits/{standing(s).visit.pk}/",
+        CLINICAL,
+        200,
+    ),
+    (
+        "recipient_action",
+        "post",
+        lambda s: f"/clinical/{standing(s).recipient.pk}/do/event/",
+        CLINICAL,
+        302,
+    ),
+    (
+        "recipient_formulation",
+        "post",
+        lambda s: f"/clinical/{standing(s).recipient.pk}/do/formulation/",
+        WORK | {"clinician"},
+        302,
+    ),
+    ("visit_cgm", "post", lambda s: f"/clinical/visits/{standing(s).visit.pk}/cgm/", CLINICAL, 302),
+    (
+        "visit_value_correct",
+        "post",
+        lambda s: f"/clinical/visits/{standing(s).visit.pk}/values/{standing(s).value.pk}/correct/",
+        CLINICAL,
+        302,
+    ),
 ]
 
 LAB_VIEWS = [
@@ -52,6 +86,8 @@ LAB_VIEWS = [
     ("notifications", "/notifications/", ALL),
     ("preferences", "/preferences/", ALL),
     ("password_change", "/accounts/password/", ALL),
+    ("clinical", "/clinical/", ALL),
+    ("clinical_settings", "/clinical/settings/", ALL),
 ]
 
 
