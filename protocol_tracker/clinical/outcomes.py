@@ -55,6 +55,8 @@ def _value_rows(visit: Visit) -> list[dict]:
     for v in getattr(visit, "current", []):
         spec = MEASURES[v.measure]
         alt = ALTERNATE_UNIT.get(v.measure)
+        if alt is not None and v.unit == alt:  # entered in the other system: show the canonical
+            alt = spec.unit
         rows.append(
             {
                 "id": v.pk,

@@ -97,6 +97,13 @@ def test_creates_document_the_idempotency_key(spec):
         ("/api/v1/qc-results/{id}/correct/", "post"),
         ("/api/v1/deviations/", "post"),
         ("/api/v1/instrument-uploads/", "post"),
+        ("/api/v1/recipients/", "post"),
+        ("/api/v1/recipients/{id}/formulation/", "post"),
+        ("/api/v1/recipients/{id}/therapy-events/", "post"),
+        ("/api/v1/visits/", "post"),
+        ("/api/v1/visits/{id}/values/", "post"),
+        ("/api/v1/visits/{id}/correct-value/", "post"),
+        ("/api/v1/visits/{id}/cgm-import/", "post"),
     }
     for path, method in keyed:
         assert "422" in spec["paths"][path][method]["responses"]

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -26,7 +26,7 @@ from protocol_tracker.clinical.models import (
     VisitKind,
 )
 from protocol_tracker.clinical.services.common import CAN_FORMULATE, CAN_RECORD_CLINICAL
-from protocol_tracker.core.errors import DomainError
+from protocol_tracker.core.errors import DomainError, RowErrors
 from protocol_tracker.web.access import add_domain_error, lab_view, or_404, require, require_lab
 from protocol_tracker.web.access import use_lab as use_page_lab
 from protocol_tracker.web.clinical_chart import outcome_chart
@@ -45,6 +45,16 @@ OUTCOME_LABELS = {
     "not_yet": _("Not assessed yet (before day 90)"),
     None: _("Not classifiable"),
 }
+
+
+def _sci(value: float | None, unit: str = "") -> str:
+    """1.2 × 10^6 IEQ: the way doses are written."""
+    if value is None:
+        return ""
+    exponent = len(str(int(abs(value)))) - 1 if abs(value) >= 1 else 0
+    if exponent < 4:
+        return f"{value:g} {unit}".strip()
+    return f"{value / 10**exponent:.3g} × 10^{exponent} {unit}".strip()
 
 
 def _may(request: HttpRequest, lab_id: int, roles) -> bool:
@@ -200,6 +210,8 @@ def recipient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "picture": picture,
             "chart": outcome_chart(picture),
             "labels": OUTCOME_LABELS,
+            "formulation": selectors.current_formulation(recipient=recipient),
+            "dose_text": _dose_text(picture["dosing"]),
             "may_record": may_record,
             "may_formulate": _may(request, recipient.lab_id, CAN_FORMULATE),
             "formulation_form": FormulationForm(runs=runs),
@@ -208,6 +220,17 @@ def recipient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "targets_form": TargetsForm(initial={"cgm_target_set": recipient.cgm_target_set}),
         },
     )
+
+
+def _dose_text(dosing: dict | None) -> dict:
+    if not dosing:
+        return {}
+    return {
+        "cells": _sci(dosing["dose_cells"]),
+        "cells_per_kg": _sci(dosing["cells_per_kg"]),
+        "ieq": _sci(dosing["dose_ieq"]),
+        "ieq_per_kg": _sci(dosing["ieq_per_kg"]),
+    }
 
 
 def _run_of(recipient, value: str):
@@ -280,7 +303,7 @@ def recipient_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, gettext_now("Saved."))
+        messages.success(request, gettext("Saved."))
     return redirect("web:recipient", pk=pk)
 
 
@@ -307,16 +330,16 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     ],
                     actor=request.user,
                 )
-            except DomainError as exc:
-                add_domain_error(value_form, exc, default_field="value")
-                rows = getattr(exc, "rows", [])
-                for row in rows:
+            except RowErrors as exc:
+                for row in exc.rows:
                     value_form.add_error(
                         row["field"] if row["field"] in value_form.fields else None,
                         row["message"],
                     )
+            except DomainError as exc:
+                add_domain_error(value_form, exc, default_field="value")
             else:
-                messages.success(request, gettext_now("Value recorded."))
+                messages.success(request, gettext("Value recorded."))
                 return redirect("web:visit", pk=pk)
     return render(
         request,
@@ -354,7 +377,7 @@ def visit_cgm(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                gettext_now("CGM file imported: %(n)s readings, time in range %(tir)s%%.")
+                gettext("CGM file imported: %(n)s readings, time in range %(tir)s%%.")
                 % {"n": record.summary["readings"], "tir": record.metrics["tir"]},
             )
     else:
@@ -371,7 +394,7 @@ def visit_value_correct(request: HttpRequest, pk: int, value_pk: int) -> HttpRes
     value = next((v for v in visit.current if v.pk == value_pk), None)
     form = CorrectForm(request.POST)
     if value is None:
-        messages.error(request, gettext_now("That value is not current; correct the current one."))
+        messages.error(request, gettext("That value is not current; correct the current one."))
     elif form.is_valid():
         try:
             clinical.visit_value_correct(
@@ -384,7 +407,7 @@ def visit_value_correct(request: HttpRequest, pk: int, value_pk: int) -> HttpRes
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, gettext_now("Value corrected."))
+            messages.success(request, gettext("Value corrected."))
     else:
         for errors in form.errors.values():
             messages.error(request, errors[0])
@@ -411,7 +434,7 @@ def clinical_settings(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
-                messages.success(request, gettext_now("Settings saved."))
+                messages.success(request, gettext("Settings saved."))
                 return redirect("web:clinical_settings")
     return render(
         request,
