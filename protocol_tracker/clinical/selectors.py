@@ -34,7 +34,7 @@ def recipients_for_user(user: Person) -> QuerySet[Recipient]:
     return (
         Recipient.objects.for_user(user)
         .select_related("donor", "lab")
-        .prefetch_related(
+        .prefetch_related(  # type: ignore[type-var]  # two Prefetch objects (django-stubs)
             Prefetch(
                 "formulations",
                 queryset=Formulation.objects.filter(superseded_by__isnull=True)
@@ -127,7 +127,7 @@ def endotoxin_results(run_ids: Iterable[int]) -> dict[int, float]:
         superseded_by__isnull=True,
         value_in_spec_unit__isnull=False,
     ).values_list("stage_run__run_id", "value_in_spec_unit")
-    return dict(rows)
+    return {run_id: value for run_id, value in rows if value is not None}
 
 
 def cohort_data(recipients: QuerySet[Recipient]) -> CohortData:

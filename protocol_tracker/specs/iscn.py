@@ -124,7 +124,8 @@ def parse_iscn(text: str) -> Karyotype:
     for clone in clones:
         for aberration in set(clone.aberrations):
             cells_with[aberration] = cells_with.get(aberration, 0) + clone.cells
-    clonal, non_clonal = [], []
+    clonal: list[str] = []
+    non_clonal: list[str] = []
     for aberration, cells in sorted(cells_with.items()):
         needed = 3 if _kind(aberration) == "loss" else 2
         (clonal if cells >= needed else non_clonal).append(f"{aberration} in {cells} cells")

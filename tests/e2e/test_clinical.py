@@ -99,7 +99,8 @@ def test_recipient_page_with_chart_igls_and_cgm_import(
 
     page.goto(f"{base}/clinical/{recipient.pk}/")
     row = page.locator("table.visits tbody tr").nth(1)
-    expect(row.locator("td").nth(5)).to_contain_text("Good")  # TBR<54 0.69 % is not 0: good, not optimal
+    # Igls 2.0: TBR < 54 is 0.69 %, not 0: good, not optimal.
+    expect(row.locator("td").nth(5)).to_contain_text("Good")
     page.screenshot(path=shots / "clinical-recipient.png", full_page=True)
 
     page.get_by_role("button", name="简体中文").click()

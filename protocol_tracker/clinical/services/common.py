@@ -26,10 +26,11 @@ def number(value: object, field: str) -> float:
     if isinstance(value, bool) or value is None:
         raise refuse(field, "a number is required")
     if isinstance(value, str):
+        text = value.strip()
         try:
-            value = float(value.strip())
+            value = float(text)
         except ValueError:
-            raise refuse(field, f"'{value[:20]}' is not a number") from None
+            raise refuse(field, f"'{text[:20]}' is not a number") from None
     if not isinstance(value, int | float):
         raise refuse(field, "a number is required")
     result = float(value)
