@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
@@ -196,17 +197,20 @@ class VisitViewSet(LabScopedViewSet):
         data = self.validated()
         recipient = data["recipient"]
         self.require_role_in(recipient.lab_id)
-        visit = clinical.visit_create(
-            recipient=recipient,
-            run=data["run"],
-            kind=data["kind"],
-            visit_date=data["visit_date"],
-            label=data["label"],
-            note=data["note"],
-            actor=request.user,
-        )
-        if data["values"]:
-            clinical.visit_values_record(visit=visit, values=data["values"], actor=request.user)
+        with transaction.atomic():  # the visit and its values, all or nothing
+            visit = clinical.visit_create(
+                recipient=recipient,
+                run=data["run"],
+                kind=data["kind"],
+                visit_date=data["visit_date"],
+                label=data["label"],
+                note=data["note"],
+                actor=request.user,
+            )
+            if data["values"]:
+                clinical.visit_values_record(
+                    visit=visit, values=data["values"], actor=request.user
+                )
         return self.output(
             self._fresh(visit),
             VisitSerializer,
