@@ -6,7 +6,7 @@ endotoxin per kg. Built from :class:`~.selectors.CohortData` (no queries here)."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from protocol_tracker.clinical.dosing import dosing
 from protocol_tracker.clinical.measures import ALTERNATE_UNIT, MEASURES, Measure
@@ -42,6 +42,7 @@ class CohortData:
     visits: dict[int, list[Visit]]  # by recipient, in date order, with .current values
     events: dict[int, list[TherapyEvent]]
     transplant: dict[int, date]  # by run
+    schedule: dict[int, list[int]]  # by protocol: the follow-up visit days after the transplant
     endotoxin: dict[int, float]  # by run
     egfr_threshold: dict[int, float]  # by lab
 
@@ -212,6 +213,8 @@ def outcome_picture(recipient: Recipient, data: CohortData) -> dict:
             **d.__dict__,
         }
     latest = next((r for r in reversed(rows) if "assessments" in r), None)
+    run = formulation.run if formulation else (visits[0].run if visits else None)
+    planned = data.schedule.get(run.protocol_id, []) if run is not None else []
     return {
         "recipient": recipient.pk,
         "code": recipient.donor.code,
@@ -228,4 +231,27 @@ def outcome_picture(recipient: Recipient, data: CohortData) -> dict:
         "latest_day": latest["day"] if latest else None,
         "latest_values": {v["measure"]: v["canonical"] for v in latest["values"]} if latest else {},
         "dosing": dose,
+        "schedule": _schedule(planned, tx, rows),
     }
+
+
+def _schedule(days: list[int], tx: date | None, rows: list[dict]) -> list[dict]:
+    """The protocol's follow-up visits (days after the transplant) and the visit that kept each:
+    the nearest follow-up within a week (two weeks from day 56 on)."""
+    if tx is None:
+        return []
+    seen = [r for r in rows if r["kind"] == VisitKind.FOLLOW_UP and r["day"] is not None]
+    out = []
+    for day in days:
+        window = 7 if day < 56 else 14
+        near = [r for r in seen if abs(r["day"] - day) <= window]
+        best = min(near, key=lambda r: abs(r["day"] - day)) if near else None
+        out.append(
+            {
+                "day": day,
+                "date": (tx + timedelta(days=day)).isoformat(),
+                "visit": best["id"] if best else None,
+                "visit_day": best["day"] if best else None,
+            }
+        )
+    return out

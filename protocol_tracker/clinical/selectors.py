@@ -24,7 +24,7 @@ from protocol_tracker.clinical.models import (
 )
 from protocol_tracker.clinical.outcomes import CohortData, outcome_picture
 from protocol_tracker.core.actors import Person
-from protocol_tracker.protocols.models import StageKind
+from protocol_tracker.protocols.models import StageKind, TaskTemplate
 from protocol_tracker.qc.models import QCResult
 from protocol_tracker.runs.models import Donor, Run, StageRun
 
@@ -158,12 +158,22 @@ def cohort_data(recipients: QuerySet[Recipient]) -> CohortData:
     thresholds = {lab: ClinicalSettings.DEFAULT_EGFR_THRESHOLD for lab in labs}
     for s in ClinicalSettings.objects.filter(lab_id__in=labs):
         thresholds[s.lab_id] = s.egfr_threshold
+    protocols = {run.protocol_id for run in runs.values()}
+    schedule: dict[int, list[int]] = {}
+    for protocol_id, on_days in TaskTemplate.objects.filter(
+        stage__protocol_id__in=protocols,
+        stage__kind=StageKind.FOLLOW_UP,
+        on_days__isnull=False,
+    ).values_list("stage__protocol_id", "on_days"):
+        schedule.setdefault(protocol_id, [])
+        schedule[protocol_id] = sorted({*schedule[protocol_id], *(on_days or [])})
     return CohortData(
         recipients=people,
         formulations=formulations,
         visits=dict(visits),
         events=dict(events),
         transplant=transplant_dates(runs.values()) if runs else {},
+        schedule=schedule,
         endotoxin=endotoxin_results(runs) if runs else {},
         egfr_threshold=thresholds,
     )

@@ -411,8 +411,13 @@ def test_the_outcome_picture_follows_the_published_course(
         {"day": 28, "value": 0.3},
         {"day": 84, "value": 0.0},
     ]
+    # The test protocol's follow-up visits are days 7 and 14; neither was kept (days 28, 84).
+    assert [(s["day"], s["date"], s["visit"]) for s in picture["schedule"]] == [
+        (7, "2026-03-13", None),
+        (14, "2026-03-20", None),
+    ]
     alt = {x["measure"]: x["alternate"] for x in picture["visits"][2]["values"]}
-    assert alt["c_peptide_fasting"] == 1.1 and alt["hba1c"] == pytest.approx(45.4, abs=0.05)
+    assert alt["c_peptide_fasting"] == 364.1 and alt["hba1c"] == pytest.approx(45.4, abs=0.05)
 
 
 def test_cohort_outcomes_take_a_fixed_number_of_queries(
@@ -424,13 +429,13 @@ def test_cohort_outcomes_take_a_fixed_number_of_queries(
         cb.formulate(r, run, technician)
         cb.visit(r, run, clinician, date(2026, 3, 1), "baseline", cb.baseline_values())
 
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         two = selectors.cohort_outcomes(clinician)
     run = cb.released_run(lab, technician, reviewer)
     r = cb.recipient_of(run, clinician)
     cb.formulate(r, run, technician)
     cb.visit(r, run, clinician, date(2026, 3, 1), "baseline", cb.baseline_values())
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         three = selectors.cohort_outcomes(clinician)
 
     assert (len(two), len(three)) == (2, 3)

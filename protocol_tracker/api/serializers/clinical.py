@@ -233,3 +233,8 @@ class OutcomesSerializer(serializers.Serializer):
     latest_igls = serializers.CharField(allow_null=True)
     latest_day = serializers.IntegerField(allow_null=True)
     dosing = serializers.DictField(allow_null=True)
+    latest_values = serializers.DictField(child=serializers.FloatField())
+    schedule = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The protocol's follow-up visits and which kept each.",
+    )

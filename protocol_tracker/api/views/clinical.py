@@ -208,9 +208,7 @@ class VisitViewSet(LabScopedViewSet):
                 actor=request.user,
             )
             if data["values"]:
-                clinical.visit_values_record(
-                    visit=visit, values=data["values"], actor=request.user
-                )
+                clinical.visit_values_record(visit=visit, values=data["values"], actor=request.user)
         return self.output(
             self._fresh(visit),
             VisitSerializer,
