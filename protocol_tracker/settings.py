@@ -248,6 +248,8 @@ SPECTACULAR_SETTINGS = {
         "DispositionEnum": "protocol_tracker.qc.models.Disposition",
         "ParseStatusEnum": "protocol_tracker.qc.models.RawFileStatus",
         "RawFileKindEnum": "protocol_tracker.qc.models.RawFileKind",
+        "VisitKindEnum": "protocol_tracker.clinical.models.VisitKind",
+        "TherapyEventKindEnum": "protocol_tracker.clinical.models.TherapyEventKind",
     },
 }
 
