@@ -102,7 +102,7 @@ def cgm_import(
         raise Conflict(f"{name} was already imported for this visit", code="duplicate") from None
     current = {
         v.measure: v
-        for v in VisitValue.objects.select_for_update().filter(
+        for v in VisitValue.objects.select_for_update(of=("self",)).filter(
             visit=visit, measure__in=CGM_MEASURES, superseded_by__isnull=True
         )
     }
