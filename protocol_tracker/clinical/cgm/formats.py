@@ -66,25 +66,36 @@ class _Clock:
         self.nonexistent = 0
         self.ambiguous = 0
         self.transitions: list[str] = []
+        self._hours: dict[datetime, tuple[timedelta, timedelta]] = {}
+
+    def _offsets(self, hour: datetime) -> tuple[timedelta, timedelta]:
+        """(offset, offset of a second pass) of a local hour; they differ in a repeated or a
+        missing hour. Computed once per hour of the file (zone arithmetic is the slow part)."""
+        found = self._hours.get(hour)
+        if found is None:
+            off0 = hour.replace(tzinfo=self.tz, fold=0).utcoffset() or timedelta()
+            off1 = hour.replace(tzinfo=self.tz, fold=1).utcoffset() or timedelta()
+            found = self._hours[hour] = (off0, off1)
+        return found
 
     def utc(self, local: datetime) -> datetime:
-        first = local.replace(tzinfo=self.tz, fold=0)
-        second = local.replace(tzinfo=self.tz, fold=1)
-        off0, off1 = first.utcoffset(), second.utcoffset()
-        chosen = first
+        off0, off1 = self._offsets(local.replace(minute=0, second=0, microsecond=0))
+        offset = off0
         if off0 != off1:
+            # Transitions fall on the hour in every zone the devices are used in; the minutes
+            # of an ambiguous or missing hour are judged exactly.
+            first = local.replace(tzinfo=self.tz, fold=0)
             if first.astimezone(UTC).astimezone(self.tz).replace(tzinfo=None) != local:
                 self.nonexistent += 1
             else:
                 self.ambiguous += 1
-                if self.last is not None and self.last > first.astimezone(UTC):
-                    chosen = second
-        at = chosen.astimezone(UTC)
-        offset = at.astimezone(self.tz).utcoffset()
+                if self.last is not None and self.last > (local - off0).replace(tzinfo=UTC):
+                    offset = off1
+        at = (local - offset).replace(tzinfo=UTC)
         if self.last_offset is not None and offset != self.last_offset:
+            shown = (at + offset).replace(tzinfo=None)
             self.transitions.append(
-                f"{at.astimezone(self.tz):%Y-%m-%d %H:%M}: UTC{_fmt(self.last_offset)} → "
-                f"UTC{_fmt(offset)}"
+                f"{shown:%Y-%m-%d %H:%M}: UTC{_fmt(self.last_offset)} → UTC{_fmt(offset)}"
             )
         self.last, self.last_offset = at, offset
         return at
