@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "protocol_tracker.qc",
     "protocol_tracker.custody",
     "protocol_tracker.outcomes",
+    "protocol_tracker.clinical",
     "protocol_tracker.reminders",
     "protocol_tracker.api",
     "protocol_tracker.web",
@@ -258,6 +259,8 @@ SPECTACULAR_SETTINGS = {
         "ShipmentKindEnum": "protocol_tracker.custody.models.ShipmentKind",
         "ScanVerdictEnum": "protocol_tracker.custody.models.ScanVerdict",
         "LabelFormatEnum": "protocol_tracker.identity.models.LabelFormat",
+        "VisitKindEnum": "protocol_tracker.clinical.models.VisitKind",
+        "TherapyEventKindEnum": "protocol_tracker.clinical.models.TherapyEventKind",
     },
 }
 

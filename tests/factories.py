@@ -109,7 +109,9 @@ class DonorFactory(factory.django.DjangoModelFactory):
     lab = factory.SubFactory(LabFactory)
     code = factory.Sequence(lambda n: f"DN-{n:04d}")
     consent_given = True
-    consent_scope = factory.LazyFunction(list)
+    consent_scope = factory.LazyFunction(
+        lambda: ["reprogramming", "banking", "genetic_testing", "future_use"]
+    )
     consent_version = "v1"
 
 
@@ -285,6 +287,8 @@ def protocol_from_dict(
                 analyte=c.get("analyte") or "",
                 pending_allowed=c["pending_allowed"],
                 retest_every_passages=c["retest_every_passages"],
+                retest_every_days=c.get("retest_every_days"),
+                requires_consent=c.get("requires_consent") or [],
                 source=c["source"],
                 notes=c.get("notes", ""),
             )

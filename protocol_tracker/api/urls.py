@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from protocol_tracker.api.views.auth import MeView, PersonalTokenViewSet, TokenView
+from protocol_tracker.api.views.clinical import RecipientViewSet, VisitViewSet
 from protocol_tracker.api.views.docs import RedocView, SwaggerView
 from protocol_tracker.api.views.identity import (
     ComputedResultViewSet,
@@ -57,6 +58,8 @@ router.register("handoffs", HandOffViewSet, basename="handoff")
 router.register("shipments", ShipmentViewSet, basename="shipment")
 router.register("label-prints", LabelPrintViewSet, basename="label-print")
 router.register("computed-results", ComputedResultViewSet, basename="computed-result")
+router.register("recipients", RecipientViewSet, basename="recipient")
+router.register("visits", VisitViewSet, basename="visit")
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

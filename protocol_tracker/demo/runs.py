@@ -57,6 +57,8 @@ def _passing_value(cp: CheckpointTemplate) -> Any:
         return 1
     if cp.value_type == "boolean":
         return True if spec.get("expected") is None else spec["expected"]
+    if spec.get("iscn"):
+        return f"46,XY[{spec['iscn']['min_metaphases']}]"
     if spec.get("allowed"):
         return spec["allowed"][0]
     return spec.get("expected") or "as expected"

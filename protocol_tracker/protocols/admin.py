@@ -297,6 +297,8 @@ class CheckpointTemplateAdmin(ServiceBackedAdmin):
         "analyte",
         "pending_allowed",
         "retest_every_passages",
+        "retest_every_days",
+        "requires_consent",
         "source",
         "notes",
     )

@@ -197,6 +197,19 @@ class CheckpointTemplate(models.Model):
         default=False, help_text=_("May still be pending at a conditional release.")
     )
     retest_every_passages = models.PositiveIntegerField(null=True, blank=True)
+    retest_every_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Re-test after this many days in culture too: passage or time, first wins."),
+    )
+    requires_consent = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Consent scopes the donor must have given before a result may be recorded "
+            "(genetic testing, future use...)."
+        ),
+    )
     source = models.TextField(blank=True)
     notes = models.TextField(blank=True)
     i18n = models.JSONField(

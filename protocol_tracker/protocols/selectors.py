@@ -11,6 +11,7 @@ from protocol_tracker.core.actors import Person
 from protocol_tracker.protocols.definition import (
     CHECKPOINT_KEYS,
     I18N_KEY,
+    OPTIONAL_CHECKPOINT_KEYS,
     TASK_KEYS,
     timedelta_to_hours,
     topological_order,
@@ -258,14 +259,21 @@ def protocol_export(*, protocol: ProtocolTemplate) -> dict[str, Any]:
                     "source": s.source,
                     "tasks": [_task_definition(t) for t in tasks[s.pk]],
                     "checkpoints": [
-                        _with_i18n(cp, {key: getattr(cp, key) for key in CHECKPOINT_KEYS})
-                        for cp in checkpoints[s.pk]
+                        _with_i18n(cp, _checkpoint_definition(cp)) for cp in checkpoints[s.pk]
                     ],
                 },
             )
             for s in stages
         ],
     }
+
+
+def _checkpoint_definition(cp: CheckpointTemplate) -> dict[str, Any]:
+    values = {key: getattr(cp, key) for key in CHECKPOINT_KEYS}
+    for key in OPTIONAL_CHECKPOINT_KEYS:  # only when set, as the canonical form has them
+        if getattr(cp, key) not in (None, []):
+            values[key] = getattr(cp, key)
+    return values
 
 
 def _task_definition(task: TaskTemplate) -> dict[str, Any]:

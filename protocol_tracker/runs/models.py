@@ -145,6 +145,14 @@ class Run(models.Model):
             "stays released. Empty while that work goes on, and for protocols without it."
         ),
     )
+    product_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Expiry of the formulated product (set at formulation): a transplant stage cannot "
+            "start after it."
+        ),
+    )
     conditional_release = models.BooleanField(default=False)
     pending_tests = models.JSONField(
         default=list, blank=True, help_text=_("Checkpoint keys still pending at release.")

@@ -15,6 +15,7 @@ from protocol_tracker.specs.language import (
     describe_spec,
     evaluate,
     format_number,
+    judge_karyotype,
     parse_value,
     validate_spec,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "describe_spec",
     "evaluate",
     "format_number",
+    "judge_karyotype",
     "parse_value",
     "validate_spec",
 ]

@@ -82,6 +82,8 @@ class CheckpointJudge:
             return in_spec_unit, specs.PASS if self._within(exact) else specs.FAIL
         if not self.spec:
             return None, specs.NO_SPEC
+        if self.spec.get("iscn") is not None:
+            return None  # parsed and judged by the general path (specs.judge_karyotype)
         if self.value_type == specs.ValueType.BOOLEAN:
             if self.expected is None:
                 return None, specs.NO_SPEC

@@ -15,6 +15,9 @@ A spec is a JSON-able dict (all keys optional; ``None`` or ``{}`` means "no spec
   presented here, e.g. ``["bag"]``) and ``witness`` (``"manual"``: a second person signs a
   typed entry; ``"always"``: every scan, the bedside two-person check). Its verdict is decided
   by a scan of the label (``custody``), never by a typed value.
+- text: ``iscn`` (``{"min_metaphases": 20}``): the value is a karyotype in ISCN
+  (:mod:`.iscn`); it passes with at least that many cells counted and no clonal abnormality,
+  and a value that is not ISCN is refused.
 
 Numbers are compared exactly (rational arithmetic, see ``units.py``), so there is no
 tolerance at a limit: 5,000,000 cells/mL meets "≥ 5 × 10^6 cells/mL", 4,999,999 does not.
@@ -31,6 +34,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from protocol_tracker.specs.iscn import ISCNError, parse_iscn
 from protocol_tracker.specs.units import (
     PERCENT,
     UnitError,
@@ -50,6 +54,7 @@ __all__ = [
     "ValueType",
     "describe_spec",
     "evaluate",
+    "judge_karyotype",
     "parse_value",
     "validate_spec",
 ]
@@ -82,6 +87,7 @@ SPEC_KEYS: tuple[str, ...] = (
     "max_inclusive",
     "allowed",
     "expected",
+    "iscn",
 )
 
 IDENTITY_SPEC_KEYS: tuple[str, ...] = ("expected", "item_kinds", "witness")
@@ -265,7 +271,36 @@ def validate_spec(spec: dict[str, Any] | None, *, value_type: str, unit: str) ->
         if has_limits:
             problems.append(f"a {vt.value} checkpoint takes 'allowed' or 'expected', not min/max")
         problems += _answer_problems(spec, vt)
+    if spec.get("iscn") is not None:
+        problems += _iscn_problems(spec, vt)
     return problems
+
+
+def _iscn_problems(spec: dict[Any, Any], vt: ValueType) -> list[str]:
+    iscn = spec["iscn"]
+    if vt is not ValueType.TEXT:
+        return ["an ISCN spec needs a text checkpoint"]
+    if spec.get("allowed") is not None or spec.get("expected") is not None:
+        return ["give either 'iscn' or 'allowed'/'expected', not both"]
+    count = iscn.get("min_metaphases") if isinstance(iscn, dict) else None
+    if not isinstance(iscn, dict) or set(iscn) != {"min_metaphases"}:
+        return ["iscn must be {'min_metaphases': <whole number>}"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        return ["iscn min_metaphases must be a whole number ≥ 1"]
+    return []
+
+
+def judge_karyotype(text: str, min_metaphases: int) -> tuple[str, list[str]]:
+    """(verdict, reasons) of an ISCN karyotype; raises SpecError when it is not ISCN."""
+    try:
+        karyotype = parse_iscn(text)
+    except ISCNError as exc:
+        raise SpecError(f"not an ISCN karyotype: {exc}") from None
+    reasons = []
+    if karyotype.metaphases < min_metaphases:
+        reasons.append(f"{karyotype.metaphases} metaphases counted, fewer than {min_metaphases}")
+    reasons += [f"clonal abnormality {a}" for a in karyotype.clonal]
+    return (FAIL if reasons else PASS), reasons
 
 
 # --- values --------------------------------------------------------------------------------
@@ -405,6 +440,8 @@ def evaluate(
             return NO_SPEC
         return PASS if _within(numeric_value, spec) else FAIL
     expected, allowed = spec.get("expected"), spec.get("allowed")
+    if spec.get("iscn") is not None:
+        return judge_karyotype(str(parsed), spec["iscn"]["min_metaphases"])[0]
     if vt is ValueType.BOOLEAN:
         if expected is None:
             return NO_SPEC
@@ -451,6 +488,9 @@ def describe_spec(spec: dict[str, Any] | None, unit: str) -> str:
     if hi is not None:
         return _with_unit(f"{'≤' if hi_inc else '<'} {format_number(hi)}", unit)
     allowed, expected = spec.get("allowed"), spec.get("expected")
+    if isinstance(spec.get("iscn"), dict):
+        count = spec["iscn"].get("min_metaphases")
+        return f"ISCN: ≥ {count} metaphases, no clonal abnormality"
     if allowed:
         return "one of: " + ", ".join(str(a) for a in allowed)
     if expected is not None:

@@ -153,6 +153,39 @@ _UNIT_TABLE: tuple[Unit, ...] = (
     _u("U/kg/day", INSULIN_DOSE_PER_KG, 1, "U/kg/d", "IU/kg/day", "IU/kg/d", "units/kg/day"),
 )
 
+# --- follow-up units (clinical outcomes: issue 13) --------------------------------------------
+# Body weight, eGFR, insulin activity and the SI spellings of drug troughs. Each factor is exact
+# and its source is named; the analyte-specific conversions are below (_CLINICAL_* tables).
+BODY_MASS = "body_mass"  # base: kg
+GFR = "gfr"  # base: mL/min/1.73 m2 (eGFR, normalised to body surface area)
+INSULIN_ACTIVITY = "insulin_activity"  # base: uIU/mL (immunoassay insulin)
+
+_FOLLOW_UP_UNITS: tuple[Unit, ...] = (
+    # The pound is defined as exactly 0.45359237 kg (international yard and pound, 1959).
+    _u("kg", BODY_MASS, 1, "kilogram", "kilograms"),
+    _u("g", BODY_MASS, Fraction(1, 1_000), "gram", "grams"),
+    _u("lb", BODY_MASS, Fraction("0.45359237"), "lbs", "pound", "pounds"),
+    # eGFR: KDIGO 2012 CKD guideline reports mL/min/1.73 m2; SI reports use mL/s/1.73 m2
+    # (1 mL/s = 60 mL/min, exact).
+    _u(
+        "mL/min/1.73 m2",
+        GFR,
+        1,
+        "mL/min/1.73m2",
+        "mL/min/1.73 m²",
+        "mL/min/1.73m²",
+        "mL/min/1.73 m^2",
+        "mL/min per 1.73 m2",
+    ),
+    _u("mL/s/1.73 m2", GFR, 60, "mL/s/1.73m2", "mL/s/1.73 m²", "mL/s/1.73m²"),
+    # Insulin by immunoassay: micro-international units per mL (= mU/L).
+    _u("uIU/mL", INSULIN_ACTIVITY, 1, "uU/mL", "mIU/L", "mU/L"),
+    # Drug troughs (tacrolimus, sirolimus, ciclosporin) are ng/mL, which is the same as ug/L.
+    _u("ug/L", MASS_CONCENTRATION, 1, "mcg/L"),
+)
+
+_UNIT_TABLE = (*_UNIT_TABLE, *_FOLLOW_UP_UNITS)
+
 UNITS: MappingProxyType[str, Unit] = MappingProxyType({u.name: u for u in _UNIT_TABLE})
 KNOWN_UNITS: frozenset[str] = frozenset(UNITS)
 
@@ -268,6 +301,21 @@ _MASS_TO_MOLAR: dict[str, Fraction] = {
     "c_peptide": Fraction(331),
     "glucose": Fraction(100_000, 18),
 }
+# Follow-up analytes (issue 13), as pmol/L per ng/mL = 10^6 / molar mass (g/mol):
+# - Creatinine: 1 mg/dL = 88.4 umol/L, the factor clinical laboratories and the KDIGO 2012 CKD
+#   guideline use (molar mass 113.12 g/mol gives 88.40); 88.4 umol/L per mg/dL is 8840 pmol/L
+#   per ng/mL.
+# - Tacrolimus: molar mass 804.02 g/mol (C44H69NO12; PubChem CID 445643); 1 ng/mL = 1.2437 nmol/L.
+_MASS_TO_MOLAR.update(
+    {
+        "creatinine": Fraction(8_840),
+        "tacrolimus": Fraction(10**8, 80_402),
+    }
+)
+# Insulin activity <-> molar: 1 uIU/mL = 6.00 pmol/L (Knopp JL et al., "Insulin Units and
+# Conversion Factors", J Diabetes Sci Technol 2019;13:597-600: the factor that follows from the
+# WHO 1st International Standard for insulin 83/500; the older 6.945 is not used).
+_ACTIVITY_TO_MOLAR: dict[str, Fraction] = {"insulin": Fraction(6)}
 # HbA1c: IFCC (mmol/mol) = (NGSP % − 2.15) × 10.929 (NGSP/IFCC master equation). The reverse
 # direction uses the exact algebraic inverse, so round trips are consistent.
 _HBA1C_OFFSET = Fraction("2.15")
@@ -298,6 +346,8 @@ def _analyte_hint(from_dim: str, to_dim: str) -> str | None:
         return f"mass↔molar conversion depends on the analyte ({names})"
     if dims == {PERCENT, MOLAR_RATIO}:
         return "% ↔ mmol/mol is only defined for HbA1c (analyte 'hba1c')"
+    if dims == {INSULIN_ACTIVITY, MOLAR_CONCENTRATION}:
+        return "uIU/mL ↔ pmol/L is only defined for insulin (analyte 'insulin')"
     return None
 
 
@@ -331,6 +381,13 @@ def convert_exact(
     }:
         ratio = _MASS_TO_MOLAR[key]
         base = base * ratio if source.dimension == MASS_CONCENTRATION else base / ratio
+        return base / target.factor
+    if key in _ACTIVITY_TO_MOLAR and {source.dimension, target.dimension} == {
+        INSULIN_ACTIVITY,
+        MOLAR_CONCENTRATION,
+    }:
+        ratio = _ACTIVITY_TO_MOLAR[key]
+        base = base * ratio if source.dimension == INSULIN_ACTIVITY else base / ratio
         return base / target.factor
     if key == "hba1c" and source.dimension == PERCENT:
         return (base - _HBA1C_OFFSET) * _HBA1C_SLOPE / target.factor

@@ -20,13 +20,17 @@ def spec_label(obj) -> str:
     else:
         spec, unit = obj.spec, obj.unit
     if not spec or not any(
-        v is not None for k, v in spec.items() if k in ("min", "max", "allowed", "expected")
+        v is not None for k, v in spec.items() if k in ("min", "max", "allowed", "expected", "iscn")
     ):
         return _("no spec")
     text = specs.describe_spec(spec, unit or "")
     if text == "no spec":
         return _("no spec")
     text = text.replace(" and ", " " + _("and") + " ")
+    if text.startswith("ISCN: "):
+        text = _("ISCN: ≥ %(n)s metaphases, no clonal abnormality") % {
+            "n": spec["iscn"]["min_metaphases"]
+        }
     if text.startswith("one of: "):
         text = _("one of: %(answers)s") % {"answers": text.removeprefix("one of: ")}
     if isinstance(spec.get("expected"), bool):

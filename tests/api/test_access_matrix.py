@@ -18,17 +18,20 @@ import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.clinical.selectors import runs_of_recipient
 from protocol_tracker.custody import services as custody
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
 from tests.api.conftest import client_for
+from tests.builders import clinical as cb
 from tests.builders import custody as custody_builders
 from tests.builders.custody_world import custody_world, cw_of, handoff_of, logger_csv, shipment_of
 from tests.factories import PASSWORD
@@ -40,6 +43,8 @@ ALL = frozenset(PEOPLE)
 WORK = frozenset({"technician", "reviewer", "lab_admin"})
 REVIEW = frozenset({"reviewer"})
 ADMIN = frozenset({"lab_admin"})
+CLINICAL = frozenset({"clinician", "reviewer"})
+FORMULATE = WORK | {"clinician"}
 INSTRUMENT = "instrument"
 PRINCIPALS = (*PEOPLE, INSTRUMENT, "anonymous")
 
@@ -71,6 +76,7 @@ class Case:
     ref_field: str | None = None  # the body field naming the other lab's object
     multipart: bool = False
     custody: bool = False  # needs each world's chain-of-custody objects
+    prepare: Callable | None = None  # world -> None: standing records a list must show
 
     def __str__(self) -> str:
         return self.name
@@ -132,6 +138,163 @@ def _upload_body(w, sr):
         "checkpoint": sr.stage.checkpoints.get(key="events").pk,
     }
 
+
+def _new_run(w):
+    return lambda: f.active_run(w.protocol, w.worker)
+
+
+def _cgm_body(w, visit):
+    data = (cb_data_dir() / "dexcom_small.csv").read_bytes()
+    return {"file": f.named_file(data, "clarity.csv"), "device_timezone": "Asia/Shanghai"}
+
+
+def cb_data_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "clinical" / "data"
+
+
+CLINICAL_CASES = [
+    Case(
+        "recipients list",
+        "GET",
+        "/api/v1/recipients/",
+        ALL,
+        200,
+        present=lambda w: cb.standing(w).recipient.pk,
+        prepare=cb.standing,
+    ),
+    Case(
+        "recipients retrieve",
+        "GET",
+        "/api/v1/recipients/{id}/",
+        ALL,
+        200,
+        target=lambda w: cb.standing(w).recipient,
+    ),
+    Case(
+        "recipients create",
+        "POST",
+        "/api/v1/recipients/",
+        CLINICAL,
+        201,
+        fresh=lambda w: f.active_run(w.protocol, w.worker).donor,
+        body=lambda w, donor: {"donor": donor.pk},
+        standing=lambda w: cb.standing(w).recipient.donor,
+        ref_field="donor",
+    ),
+    Case(
+        "recipients formulation",
+        "POST",
+        "/api/v1/recipients/{id}/formulation/",
+        FORMULATE,
+        201,
+        target=lambda w: cb.standing(w).recipient,
+        fresh=lambda w: cb.fresh_recipient(_new_run(w))[0],
+        body=lambda w, r: {
+            "run": runs_of_recipient(r).first().pk,
+            "weight_kg": 70,
+            "volume_ml": 10,
+            "expires_at": (timezone.now() + timezone.timedelta(days=1)).isoformat(),
+        },
+    ),
+    Case(
+        "recipients targets",
+        "POST",
+        "/api/v1/recipients/{id}/targets/",
+        CLINICAL,
+        200,
+        target=lambda w: cb.standing(w).recipient,
+        body=lambda w, _: {"cgm_target_set": "older_high_risk", "reason": "aged 78"},
+    ),
+    Case(
+        "recipients therapy-events",
+        "POST",
+        "/api/v1/recipients/{id}/therapy-events/",
+        CLINICAL,
+        201,
+        target=lambda w: cb.standing(w).recipient,
+        body=lambda w, _: {"kind": "insulin_stopped", "on_date": "2026-03-01"},
+    ),
+    Case(
+        "recipients outcomes",
+        "GET",
+        "/api/v1/recipients/{id}/outcomes/",
+        ALL,
+        200,
+        target=lambda w: cb.standing(w).recipient,
+    ),
+    Case(
+        "visits list",
+        "GET",
+        "/api/v1/visits/",
+        ALL,
+        200,
+        present=lambda w: cb.standing(w).visit.pk,
+        prepare=cb.standing,
+    ),
+    Case(
+        "visits retrieve",
+        "GET",
+        "/api/v1/visits/{id}/",
+        ALL,
+        200,
+        target=lambda w: cb.standing(w).visit,
+    ),
+    Case(
+        "visits create",
+        "POST",
+        "/api/v1/visits/",
+        CLINICAL,
+        201,
+        fresh=lambda w: cb.fresh_recipient(_new_run(w))[0],
+        body=lambda w, r: {
+            "recipient": r.pk,
+            "run": runs_of_recipient(r).first().pk,
+            "kind": "baseline",
+            "visit_date": "2026-03-01",
+            "values": [{"measure": "hba1c", "value": 53, "unit": "mmol/mol"}],
+        },
+        standing=lambda w: cb.standing(w).recipient,
+        ref_field="recipient",
+    ),
+    Case(
+        "visits values",
+        "POST",
+        "/api/v1/visits/{id}/values/",
+        CLINICAL,
+        201,
+        target=lambda w: cb.standing(w).visit,
+        fresh=lambda w: cb.fresh_visit(_new_run(w)),
+        body=lambda w, _: {
+            "values": [{"measure": "c_peptide_fasting", "value": 0.2, "unit": "ng/mL"}]
+        },
+    ),
+    Case(
+        "visits correct-value",
+        "POST",
+        "/api/v1/visits/{id}/correct-value/",
+        CLINICAL,
+        201,
+        target=lambda w: cb.standing(w).visit,
+        fresh=lambda w: cb.fresh_visit(_new_run(w), with_value=True),
+        body=lambda w, v: {
+            "value": v.values.first().pk,
+            "new_value": 8.2,
+            "unit": "%",
+            "reason": "report re-issued",
+        },
+    ),
+    Case(
+        "visits cgm-import",
+        "POST",
+        "/api/v1/visits/{id}/cgm-import/",
+        CLINICAL,
+        201,
+        target=lambda w: cb.standing(w).visit,
+        fresh=lambda w: cb.fresh_visit(_new_run(w)),
+        body=_cgm_body,
+        multipart=True,
+    ),
+]
 
 CASES = [
     Case("labs list", "GET", "/api/v1/labs/", ALL | {INSTRUMENT}, 200, present=lambda w: w.lab.pk),
@@ -485,6 +648,7 @@ CASES = [
         ref_field="stage_run",
         multipart=True,
     ),
+    *CLINICAL_CASES,
 ]
 
 
@@ -640,6 +804,9 @@ def test_access_matrix(
     f.attach_upload(other_world)
     if case.custody:
         cw_of(world), cw_of(other_world)
+    if case.prepare is not None:
+        case.prepare(world)
+        case.prepare(other_world)
     for principal, side in itertools.product(PRINCIPALS, ("own", "other")):
         where = f"{case.name} as {principal} on {side} lab"
         w = world if side == "own" else other_world

@@ -104,6 +104,13 @@ def test_creates_document_the_idempotency_key(spec):
         ("/api/v1/computed-results/", "post"),
         ("/api/v1/donors/{id}/patient-identifiers/", "post"),
         ("/api/v1/runs/{id}/labels/", "post"),
+        ("/api/v1/recipients/", "post"),
+        ("/api/v1/recipients/{id}/formulation/", "post"),
+        ("/api/v1/recipients/{id}/therapy-events/", "post"),
+        ("/api/v1/visits/", "post"),
+        ("/api/v1/visits/{id}/values/", "post"),
+        ("/api/v1/visits/{id}/correct-value/", "post"),
+        ("/api/v1/visits/{id}/cgm-import/", "post"),
     }
     for path, method in keyed:
         assert "422" in spec["paths"][path][method]["responses"]

@@ -1,6 +1,6 @@
 """Protocol templates: import, copy to a new version, publish, and the detail read.
 
-Uses the default E-islet protocol (12 stages, 79 checkpoints) and a synthetic 60-stage chain
+Uses the default E-islet protocol (12 stages, 92 checkpoints) and a synthetic 60-stage chain
 to show that the copy and the read do not grow in queries with the protocol's size.
 """
 

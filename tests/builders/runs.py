@@ -20,7 +20,11 @@ _donor_seq = iter(range(1, 10**6))
 def new_donor(lab, actor, code: str | None = None) -> Donor:
     """A consented donor, numbered ``DN-00001``… unless ``code`` is given."""
     return run_services.donor_create(
-        lab=lab, code=code or f"DN-{next(_donor_seq):05d}", consent_given=True, actor=actor
+        lab=lab,
+        code=code or f"DN-{next(_donor_seq):05d}",
+        consent_given=True,
+        consent_scope=["reprogramming", "banking", "genetic_testing", "future_use"],
+        actor=actor,
     )
 
 
@@ -102,6 +106,8 @@ def passing_value(cp: CheckpointTemplate) -> Any:
     if cp.value_type == "boolean":
         expected = spec.get("expected")
         return True if expected is None else expected
+    if spec.get("iscn"):
+        return f"46,XY[{spec['iscn']['min_metaphases']}]"
     if spec.get("allowed"):
         return spec["allowed"][0]
     if spec.get("expected"):
@@ -118,6 +124,8 @@ def failing_value(cp: CheckpointTemplate) -> Any:
         return spec["max"] * 2 + 1
     if cp.value_type == "boolean":
         return not spec["expected"]
+    if spec.get("iscn"):
+        return "47,XY,+12[3]/46,XY[17]"
     return "certainly not in spec"
 
 

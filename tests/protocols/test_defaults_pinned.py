@@ -17,8 +17,8 @@ import pytest
 from protocol_tracker.protocols import defaults
 
 PINNED = {
-    "PROTOCOLS": "15d406c111c40de68ed5b5f5bf82655eddbb0964edb4a3ecb2f7272c12b12a18",
-    "SOURCES": "4f7c8ad1f501017535cf99a7a8f5d207763a66f62b985ee680d66f0b19cfa904",
+    "PROTOCOLS": "97fcaaf8a7ea1af15de6642b7368617cd9ed1b08a9515f8bddf8ef234a731871",
+    "SOURCES": "33462607b1231461cce31deac1654e41eb82d07acde2da9dddfc5d34054525b0",
     "CONV": "5099026738fa173d422b039cc22c3099efcdc4aca01ba354d2ba2e6506269316",
     "GK": "430b9c778b5638893636cebd5143c796cde623a382187411d11234f4c1d73331",
 }

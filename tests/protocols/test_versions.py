@@ -59,7 +59,7 @@ def test_new_version_deep_clones_the_default_protocol(lab, lab_admin):
     assert draft.definition_hash == ""
     stages, edges, tasks, checkpoints = _rows(draft)
     assert (stages, edges, tasks, checkpoints) == _rows(source)
-    assert (len(stages), len(edges), len(tasks), len(checkpoints)) == (12, 11, 8, 84)
+    assert (len(stages), len(edges), len(tasks), len(checkpoints)) == (12, 11, 8, 97)
     # The copy is its own rows, pointing at its own stages.
     assert (
         not StageTemplate.depends_on.through.objects.filter(from_stagetemplate__protocol=draft)
@@ -71,7 +71,7 @@ def test_new_version_deep_clones_the_default_protocol(lab, lab_admin):
     event = AuditEvent.objects.get(action="protocol.version_created")
     assert event.after == {"code": source.code, "version": 2, "copied_from": source.pk,
                            "copied_from_version": 1, "stages": 12, "dependencies": 11,
-                           "tasks": 8, "checkpoints": 84}  # fmt: skip
+                           "tasks": 8, "checkpoints": 97}  # fmt: skip
     # Republishing the unchanged copy yields the same definition hash.
     services.protocol_publish(protocol=draft, actor=lab_admin)
     draft.refresh_from_db()

@@ -48,7 +48,15 @@ def test_value_type_strings():
 
 def test_outcomes_and_keys():
     assert (PASS, FAIL, NO_SPEC) == ("pass", "fail", "no_spec")
-    assert SPEC_KEYS == ("min", "max", "min_inclusive", "max_inclusive", "allowed", "expected")
+    assert SPEC_KEYS == (
+        "min",
+        "max",
+        "min_inclusive",
+        "max_inclusive",
+        "allowed",
+        "expected",
+        "iscn",
+    )
 
 
 def test_spec_error_is_value_error():

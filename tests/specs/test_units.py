@@ -310,7 +310,8 @@ def test_mass_to_molar_needs_an_analyte():
         convert(1, "ng/mL", "pmol/L")
     assert str(excinfo.value) == (
         "cannot convert 'ng/mL' to 'pmol/L' without an analyte: "
-        "mass↔molar conversion depends on the analyte ('c_peptide' or 'glucose')"
+        "mass↔molar conversion depends on the analyte "
+        "('c_peptide' or 'creatinine' or 'glucose' or 'tacrolimus')"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.builders.clinical import standing
 from tests.builders.custody_world import cw_of_scenario
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +17,9 @@ REVIEW = frozenset({"reviewer"})
 DESIGN = frozenset({"lab_admin"})
 HANDLE = WORK | {"clinician"}
 PATIENT = frozenset({"clinician"})
+
+
+CLINICAL = frozenset({"clinician", "reviewer"})
 
 
 def _cw(s):
@@ -49,28 +53,87 @@ OBJECT_VIEWS = [
     ("protocol_validate", "post", lambda s: f"/protocols/{s.protocol.pk}/validate/", DESIGN, 200),
     ("deviation_investigate", "post", lambda s: f"/deviations/{s.deviation.pk}/", WORK, 200),
     # chain of identity and custody
-    ("identity_scan", "get",
-     lambda s: f"/stages/{_cw(s).stage_run.pk}/scan/{_cw(s).checkpoint.pk}/", HANDLE, 200),
-    ("identity_scan_post", "post",
-     lambda s: f"/stages/{_cw(s).stage_run.pk}/scan/{_cw(s).checkpoint.pk}/", HANDLE, 200),
-    ("computed_record", "post",
-     lambda s: f"/stages/{_cw(s).stage_run.pk}/computed/{_cw(s).computed.pk}/", HANDLE, 302),
+    (
+        "identity_scan",
+        "get",
+        lambda s: f"/stages/{_cw(s).stage_run.pk}/scan/{_cw(s).checkpoint.pk}/",
+        HANDLE,
+        200,
+    ),
+    (
+        "identity_scan_post",
+        "post",
+        lambda s: f"/stages/{_cw(s).stage_run.pk}/scan/{_cw(s).checkpoint.pk}/",
+        HANDLE,
+        200,
+    ),
+    (
+        "computed_record",
+        "post",
+        lambda s: f"/stages/{_cw(s).stage_run.pk}/computed/{_cw(s).computed.pk}/",
+        HANDLE,
+        302,
+    ),
     ("run_labels_print", "post", lambda s: f"/runs/{_cw(s).run.pk}/labels/print/", HANDLE, 302),
-    ("label_reconcile", "post", lambda s: f"/labels/{_cw(s).label_print.pk}/reconcile/", HANDLE,
-     302),
+    (
+        "label_reconcile",
+        "post",
+        lambda s: f"/labels/{_cw(s).label_print.pk}/reconcile/",
+        HANDLE,
+        302,
+    ),
     ("shipment_new", "get", lambda s: f"/runs/{_cw(s).run.pk}/shipments/new/", HANDLE, 200),
     ("handoff_new", "get", lambda s: f"/runs/{_cw(s).run.pk}/handoffs/new/", HANDLE, 200),
     ("shipment", "get", lambda s: f"/shipments/{_cw(s).shipment.pk}/", ALL, 200),
-    ("shipment_receive", "post", lambda s: f"/shipments/{_cw(s).shipment.pk}/receive/", HANDLE,
-     302),
-    ("shipment_logger", "post", lambda s: f"/shipments/{_cw(s).shipment.pk}/logger/", HANDLE,
-     302),
+    (
+        "shipment_receive",
+        "post",
+        lambda s: f"/shipments/{_cw(s).shipment.pk}/receive/",
+        HANDLE,
+        302,
+    ),
+    ("shipment_logger", "post", lambda s: f"/shipments/{_cw(s).shipment.pk}/logger/", HANDLE, 302),
     ("handoff_receive", "get", lambda s: f"/handoffs/{_cw(s).handoff.pk}/receive/", HANDLE, 200),
-    ("donor_identifiers", "get", lambda s: f"/donors/{_cw(s).run.donor_id}/identifiers/", ALL,
-     200),
-    ("donor_identifiers_post", "post",
-     lambda s: f"/donors/{_cw(s).run.donor_id}/identifiers/", PATIENT, 200),
-]  # fmt: skip
+    ("donor_identifiers", "get", lambda s: f"/donors/{_cw(s).run.donor_id}/identifiers/", ALL, 200),
+    (
+        "donor_identifiers_post",
+        "post",
+        lambda s: f"/donors/{_cw(s).run.donor_id}/identifiers/",
+        PATIENT,
+        200,
+    ),
+    ("recipient", "get", lambda s: f"/clinical/{standing(s).recipient.pk}/", ALL, 200),
+    ("visit", "get", lambda s: f"/clinical/visits/{standing(s).visit.pk}/", ALL, 200),
+    (
+        "visit_values",
+        "post",
+        lambda s: f"/clinical/visits/{standing(s).visit.pk}/",
+        CLINICAL,
+        200,
+    ),
+    (
+        "recipient_action",
+        "post",
+        lambda s: f"/clinical/{standing(s).recipient.pk}/do/event/",
+        CLINICAL,
+        302,
+    ),
+    (
+        "recipient_formulation",
+        "post",
+        lambda s: f"/clinical/{standing(s).recipient.pk}/do/formulation/",
+        WORK | {"clinician"},
+        302,
+    ),
+    ("visit_cgm", "post", lambda s: f"/clinical/visits/{standing(s).visit.pk}/cgm/", CLINICAL, 302),
+    (
+        "visit_value_correct",
+        "post",
+        lambda s: f"/clinical/visits/{standing(s).visit.pk}/values/{standing(s).value.pk}/correct/",
+        CLINICAL,
+        302,
+    ),
+]
 
 LAB_VIEWS = [
     ("bench", "/", ALL),
@@ -83,6 +146,8 @@ LAB_VIEWS = [
     ("notifications", "/notifications/", ALL),
     ("preferences", "/preferences/", ALL),
     ("password_change", "/accounts/password/", ALL),
+    ("clinical", "/clinical/", ALL),
+    ("clinical_settings", "/clinical/settings/", ALL),
 ]
 
 

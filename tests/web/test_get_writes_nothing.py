@@ -24,6 +24,7 @@ from protocol_tracker.reminders.models import Notification
 from protocol_tracker.reminders.services import calendar_token_issue
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
+from tests.builders.clinical import standing
 from tests.builders.custody_world import custody_objects
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,7 @@ def _lab(lab, technician, reviewer, technician2) -> Lab:
     world = f.lab_world(lab, technician2)
     f.attach_upload(world)
     checkpoint = world.stage_run.stage.checkpoints.get(key="viability")
+    records = standing(world)
     task = TaskOccurrence.objects.filter(stage_run=world.stage_run).order_by("pk").first()
     chain = custody_objects(lab, technician2)
     return Lab(
@@ -74,6 +76,10 @@ def _lab(lab, technician, reviewer, technician2) -> Lab:
             "instrument-uploads": world.upload.pk,
             "trends": checkpoint.pk,
             **chain,
+            "recipients": records.recipient.pk,
+            "clinical": records.recipient.pk,
+            "visits": records.visit.pk,
+            "value": records.value.pk,
         },
         checkpoint=checkpoint.pk,
     )
@@ -106,6 +112,7 @@ def _url(name: str, route: str, params: tuple[str, ...], data: Lab, own: dict[st
         "token": lambda: ids["calendar"],
         "part": lambda: "stage",
         "path": lambda: "nothing-here/",
+        "value_pk": lambda: ids["value"],
     }
     unknown = [p for p in params if p not in values]
     assert not unknown, f"{name}: give the walk a value for {unknown}"

@@ -36,7 +36,7 @@ def _add_runs(lab, protocol, technician, count: int, start: int) -> None:
 # and bench tasks; run page: the run and its stages, checkpoints, results, tasks, deviations,
 # signatures, children and audit trail).
 PAGES = {
-    "bench": (lambda s: "/", 13),
+    "bench": (lambda s: "/", 14),  # + the re-tests due (one query)
     "runs": (lambda s: "/runs/", 8),
     "run": (
         lambda s: f"/runs/{s['run'].pk}/",
@@ -44,8 +44,8 @@ PAGES = {
     ),  # + the chain of custody: items, hand-offs, scans, shipments, label prints
     "batch_record": (
         lambda s: f"/runs/{s['run'].pk}/record/",
-        18,
-    ),  # + the chain of custody: items, hand-offs, scans, shipments
+        19,
+    ),  # + the chain of custody (items, hand-offs, scans, shipments) and the recipient
     "review": (lambda s: "/review/", 8),
     "trend": (lambda s: f"/trends/{s['checkpoint'].pk}/", 7),
 }

@@ -69,6 +69,8 @@ class CheckpointOutSerializer(serializers.ModelSerializer):
             "analyte",
             "pending_allowed",
             "retest_every_passages",
+            "retest_every_days",
+            "requires_consent",
             "source",
             "notes",
         ]
@@ -155,6 +157,16 @@ class CheckpointDefinitionSerializer(serializers.Serializer):
     pending_allowed = serializers.BooleanField(required=False)
     retest_every_passages = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=1000
+    )
+    retest_every_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=3650
+    )
+    requires_consent = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=["reprogramming", "banking", "genetic_testing", "future_use"]
+        ),
+        required=False,
+        max_length=4,
     )
     source = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=10000

@@ -58,6 +58,11 @@ def identity_scan(*item_kinds: str, witness: str = "manual") -> dict[str, Any]:
     return {"expected": "match", "item_kinds": list(item_kinds) or None, "witness": witness}
 
 
+def iscn_karyotype(min_metaphases: int) -> dict[str, Any]:
+    """An ISCN karyotype with at least ``min_metaphases`` cells and no clonal abnormality."""
+    return _spec(iscn={"min_metaphases": min_metaphases})
+
+
 # --- checkpoints, bench tasks, stages -------------------------------------------------------
 
 
@@ -77,11 +82,18 @@ def checkpoint(
     analyte: str | None = None,
     pending_allowed: bool = False,
     retest_every_passages: int | None = None,
+    retest_every_days: int | None = None,
+    requires_consent: list[str] | None = None,
     zh_name: str | None = None,
 ) -> dict[str, Any]:
-    translations = {"i18n": {"zh-hans": {"name": zh_name}}} if zh_name else {}
+    optional: dict[str, Any] = {}
+    if retest_every_days is not None:
+        optional["retest_every_days"] = retest_every_days
+    if requires_consent:
+        optional["requires_consent"] = sorted(requires_consent)
+    if zh_name:
+        optional["i18n"] = {"zh-hans": {"name": zh_name}}
     return {
-        **translations,
         "key": key,
         "assay": assay,
         "name": name,
@@ -96,6 +108,7 @@ def checkpoint(
         "retest_every_passages": retest_every_passages,
         "source": source,
         "notes": notes,
+        **optional,
     }
 
 

@@ -40,6 +40,11 @@ SOURCES: dict[str, str] = {
     "Q5": "[Q5] EU GMP Part IV (ATMP)",
     "Q11": "[Q11] SCB COC/COI project",
     "Q12": "[Q12] FDA CAR-T guidance on identifiers",
+    # Added with the clinical-outcomes work (reference §7, "Clinical outcomes and standards").
+    "C1": "[C1] Battelino T et al., Diabetes Care 2019 (international consensus on time in range)",
+    "C2": "[C2] ISCBI seed-stock guidance (20 G-banded metaphases; markers > 70 %)",
+    "C3": "[C3] ISCN 2020 (clone: ≥ 2 cells same gain or structural change, ≥ 3 same loss)",
+    "C4": "[C4] USP <63> mycoplasma tests (28-day culture)",
 }
 
 

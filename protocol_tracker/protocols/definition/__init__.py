@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from protocol_tracker.protocols.definition.canonical import (
     CHECKPOINT_KEYS,
+    CONSENT_SCOPES,
     HOUR,
     I18N_FIELDS,
     I18N_KEY,
     I18N_LANGUAGES,
+    OPTIONAL_CHECKPOINT_KEYS,
     PROTOCOL_KEYS,
     STAGE_KEYS,
     TASK_KEYS,
@@ -41,10 +43,12 @@ from protocol_tracker.protocols.definition.rules import (
 
 __all__ = [
     "CHECKPOINT_KEYS",
+    "CONSENT_SCOPES",
     "HOUR",
     "I18N_FIELDS",
     "I18N_KEY",
     "I18N_LANGUAGES",
+    "OPTIONAL_CHECKPOINT_KEYS",
     "PROTOCOL_KEYS",
     "SPEC_LIMIT_KEYS",
     "STAGE_KEYS",

@@ -51,6 +51,12 @@ CHECKPOINT_KEYS = (
     "notes",
 )
 
+# Checkpoint fields added after the first versions: in the canonical form (and its hash) only
+# when set, so a protocol without them hashes as it always did.
+OPTIONAL_CHECKPOINT_KEYS = ("retest_every_days", "requires_consent")
+# Consent scopes a checkpoint may require (runs.models.ConsentScope; a test holds them equal).
+CONSENT_SCOPES = ("reprogramming", "banking", "genetic_testing", "future_use")
+
 # Translations a stage, task or checkpoint may carry, per language: {"zh-hans": {"name": …,
 # "description": …}}. Part of the version (and of its hash) when present; absent, the canonical
 # form has no "i18n" key, so a protocol without translations hashes as it always did.
@@ -208,7 +214,7 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
             cpath = f"{path}.checkpoints[{j}]"
             cp = _require(
                 cp_raw,
-                (*CHECKPOINT_KEYS, I18N_KEY),
+                (*CHECKPOINT_KEYS, *OPTIONAL_CHECKPOINT_KEYS, I18N_KEY),
                 ("key", "assay", "name", "metric", "value_type"),
                 cpath,
                 errors,
@@ -216,6 +222,9 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
             if cp is None:
                 continue
             spec = cp.get("spec")
+            optional = {k: cp[k] for k in OPTIONAL_CHECKPOINT_KEYS if cp.get(k) not in (None, [])}
+            if isinstance(optional.get("requires_consent"), list):
+                optional["requires_consent"] = sorted(set(map(str, optional["requires_consent"])))
             checkpoints.append(
                 _with_i18n(
                     {
@@ -233,6 +242,7 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
                         "retest_every_passages": cp.get("retest_every_passages"),
                         "source": cp.get("source") or "",
                         "notes": cp.get("notes") or "",
+                        **optional,
                     },
                     cp,
                     cpath,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from protocol_tracker.protocols.definition.canonical import (
+    CONSENT_SCOPES,
     HOUR,
     Problems,
     add_problem,
@@ -23,7 +24,7 @@ from protocol_tracker.protocols.models import RecordedBy, StageKind, ValueType
 from protocol_tracker.specs.language import validate_spec
 from protocol_tracker.specs.units import is_known_unit
 
-SPEC_LIMIT_KEYS = ("min", "max", "allowed", "expected")
+SPEC_LIMIT_KEYS = ("min", "max", "allowed", "expected", "iscn")
 _SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 
 
@@ -150,6 +151,16 @@ def checkpoint_problems(values: Mapping[str, Any]) -> Problems:
         isinstance(retest, int) and not isinstance(retest, bool) and retest >= 1
     ):
         add_problem(problems, "retest_every_passages", "must be a whole number ≥ 1")
+    days = values.get("retest_every_days")
+    if days is not None and not (
+        isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 3650
+    ):
+        add_problem(problems, "retest_every_days", "must be a whole number of days, 1-3650")
+    consent = values.get("requires_consent")
+    if consent is not None and not (
+        isinstance(consent, list) and all(c in CONSENT_SCOPES for c in consent)
+    ):
+        add_problem(problems, "requires_consent", f"must be a list of: {', '.join(CONSENT_SCOPES)}")
 
     value_type, unit, spec = values.get("value_type"), values.get("unit"), values.get("spec")
     type_ok = value_type in ValueType.values

@@ -52,7 +52,9 @@ def materialize(protocol: ProtocolTemplate, canonical: dict[str, Any]) -> dict[s
     ])  # fmt: skip
     checkpoints = CheckpointTemplate.objects.bulk_create([
         CheckpointTemplate(protocol=protocol, stage=by_key[s["key"]], order=position,
-                           **{k: c[k] for k in defn.CHECKPOINT_KEYS}, i18n=c.get(defn.I18N_KEY, {}))
+                           **{k: c[k] for k in defn.CHECKPOINT_KEYS}, i18n=c.get(defn.I18N_KEY, {}),
+                           retest_every_days=c.get("retest_every_days"),
+                           requires_consent=c.get("requires_consent") or [])
         for s in canonical["stages"] for position, c in enumerate(s["checkpoints"], start=1)
     ])  # fmt: skip
     return {

@@ -23,6 +23,7 @@ from protocol_tracker.qc.selectors.records import (
     qc_results_visible_to,
     signatures_of_run,
 )
+from protocol_tracker.qc.selectors.retests import RetestDue, retests_due
 from protocol_tracker.qc.selectors.runs import (
     QUEUE_LIMIT,
     ReviewQueue,
@@ -37,6 +38,7 @@ __all__ = [
     "TREND_POINTS",
     "QCGaps",
     "ReleaseCheck",
+    "RetestDue",
     "ReviewQueue",
     "accepted_result_ids",
     "checkpoint_trend",
@@ -49,6 +51,7 @@ __all__ = [
     "qc_result_history",
     "qc_results_of_run",
     "qc_results_visible_to",
+    "retests_due",
     "review_queue",
     "run_detail",
     "run_release_check",

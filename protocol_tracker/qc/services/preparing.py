@@ -240,6 +240,25 @@ def worked_after_release(run: Run, stage_run: StageRun) -> bool:
     )
 
 
+def require_consent(run: Run, checkpoint: CheckpointTemplate) -> None:
+    """A checkpoint that needs a consent scope (genetic testing, future use) takes no result
+    for a donor who has not given it: nothing is tested or kept beyond the consent (ISSCR
+    [R1]; reference §6.4 item 14)."""
+    needed = checkpoint.requires_consent or []
+    if not needed:
+        return
+    donor = run.donor
+    given = set(donor.consent_scope or []) if donor.consent_given else set()
+    missing = [scope for scope in needed if scope not in given]
+    if missing:
+        scopes = ", ".join(s.replace("_", " ") for s in missing)
+        raise InvalidTransition(
+            f"donor {donor.code} has not consented to {scopes}: '{checkpoint.name}' cannot be "
+            "recorded (record the consent first)",
+            code="consent_missing",
+        )
+
+
 def result_placement(
     *,
     run: Run,
@@ -253,6 +272,7 @@ def result_placement(
 
     ``after_release``: ``stage_run`` is a post-release stage of the released ``run``; the usual
     stage rules apply to it."""
+    require_consent(run, checkpoint)
     name = stage_run.stage.name
     awaited = current is not None and current.verdict in (Verdict.PENDING, Verdict.INVALID)
     if run.is_closed and not after_release:

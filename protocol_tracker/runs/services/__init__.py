@@ -49,6 +49,7 @@ from protocol_tracker.runs.services.common import (
     stage_run_state,
 )
 from protocol_tracker.runs.services.donors import donor_create
+from protocol_tracker.runs.services.expiry import refuse_if_product_expired, run_product_expiry_set
 from protocol_tracker.runs.services.passages import run_passage
 from protocol_tracker.runs.services.runs import (
     close_open_work,
@@ -79,6 +80,7 @@ __all__ = [
     "close_open_work",
     "donor_create",
     "open_post_release_work",
+    "refuse_if_product_expired",
     "refuse_unless_workable",
     "require_aware",
     "require_stage_transition",
@@ -90,6 +92,7 @@ __all__ = [
     "run_hold",
     "run_passage",
     "run_pending_test_resolve",
+    "run_product_expiry_set",
     "run_resume",
     "run_spawn_child",
     "run_start",

@@ -32,6 +32,7 @@ from protocol_tracker.runs.services.common import (
     run_state,
     stage_run_state,
 )
+from protocol_tracker.runs.services.expiry import refuse_if_product_expired
 
 
 def require_stage_transition(sr: StageRun, status: str, refusal: str) -> None:
@@ -69,6 +70,7 @@ def stage_start(*, stage_run: StageRun, actor: Person) -> StageRun:
                 + " not completed"
             )
     require_stage_transition(sr, StageStatus.IN_PROGRESS, "only a ready stage can start")
+    refuse_if_product_expired(run, sr)
     before = stage_run_state(sr)
     sr.status = StageStatus.IN_PROGRESS
     sr.started_at = timezone.now()

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from protocol_tracker.core.errors import DomainError
+from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.runs import services as run_services
@@ -55,6 +56,7 @@ def bench(request: HttpRequest) -> HttpResponse:
     }
     if lab is not None:
         context.update(board_data(lab, user=request.user, mine=mine))
+        context["retests"] = qc_selectors.retests_due(lab=lab)
     return render(request, "web/bench.html", context)
 
 

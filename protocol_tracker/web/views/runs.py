@@ -30,6 +30,7 @@ from protocol_tracker.web.access import (
 from protocol_tracker.web.custody_page import custody_context, custody_record_context
 from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
 from protocol_tracker.web.runpage import run_page_data
+from protocol_tracker.web.views.clinical import batch_followup
 
 PAGE_SIZE = 50
 
@@ -110,6 +111,7 @@ def batch_record(request: HttpRequest, pk: int) -> HttpResponse:
     context = run_page_data(run)
     context.update(custody_record_context(run))
     context["nav"] = "runs"
+    context.update(batch_followup(run))
     return render(request, "web/batch_record.html", context)
 
 

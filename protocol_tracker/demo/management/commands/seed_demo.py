@@ -9,6 +9,7 @@ from django.db import transaction
 
 from labs.models import Lab, Role
 from labs.services import membership_set
+from protocol_tracker.demo.clinical import demo_clinical_seed
 from protocol_tracker.demo.custody import demo_custody_seed
 from protocol_tracker.demo.runs import demo_runs_seed
 from protocol_tracker.protocols.services import protocol_import_defaults
@@ -72,3 +73,10 @@ class Command(BaseCommand):
             lab=labs["demo"], technician=users["demo-tech"], reviewer=users["demo-reviewer"]
         )
         demo_custody_seed(lab=labs["demo"], technician=users["demo-tech"])
+        demo_clinical_seed(
+            lab=labs["demo"],
+            technician=users["demo-tech"],
+            reviewer=users["demo-reviewer"],
+            clinician=users["demo-clinician"],
+            password=DEMO_PASSWORD,
+        )

@@ -260,8 +260,11 @@ STAGES: list[dict[str, Any]] = [
                 value_type="percent",
                 spec=more_than(70),
                 blocking=False,
-                source=src(GK, "B9"),
-                notes="Consensus target >70% (GK, Battelino 2019). Endpoint, not a gate.",
+                source=src("C1", "B9"),
+                notes=(
+                    "Consensus target > 70 % [Battelino 2019]; older/high-risk > 50 %, chosen "
+                    "per recipient in the clinical record. Endpoint, not a gate."
+                ),
             ),
             checkpoint(
                 "fu_cgm_tbr",
@@ -272,8 +275,56 @@ STAGES: list[dict[str, Any]] = [
                 value_type="percent",
                 spec=less_than(4),
                 blocking=False,
-                source=GK,
-                notes="Consensus target <4% (GK, Battelino 2019). Endpoint, not a gate.",
+                source=src("C1"),
+                notes=(
+                    "Consensus target < 4 % [Battelino 2019]; older/high-risk < 1 %. "
+                    "Endpoint, not a gate."
+                ),
+            ),
+            checkpoint(
+                "fu_cgm_tbr54",
+                assay="cgm",
+                name="CGM time below 54 mg/dL",
+                metric="tbr54",
+                unit="%",
+                value_type="percent",
+                spec=less_than(1),
+                blocking=False,
+                source=src("C1"),
+                notes="Consensus target < 1 % [Battelino 2019]. Endpoint, not a gate.",
+                zh_name="CGM 低于 54 mg/dL 的时间",
+            ),
+            checkpoint(
+                "fu_cgm_tar180",
+                assay="cgm",
+                name="CGM time above 180 mg/dL",
+                metric="tar180",
+                unit="%",
+                value_type="percent",
+                spec=less_than(25),
+                blocking=False,
+                source=src("C1"),
+                notes=(
+                    "Consensus target < 25 % [Battelino 2019] (includes > 250). "
+                    "Endpoint, not a gate."
+                ),
+                zh_name="CGM 高于 180 mg/dL 的时间",
+            ),
+            checkpoint(
+                "fu_cgm_tar250",
+                assay="cgm",
+                name="CGM time above 250 mg/dL",
+                metric="tar250",
+                unit="%",
+                value_type="percent",
+                spec=less_than(5),
+                blocking=False,
+                source=src("C1"),
+                notes=(
+                    "Consensus target < 5 % [Battelino 2019]; older/high-risk < 10 %. "
+                    "Endpoint, not a gate."
+                ),
+                zh_name="CGM 高于 250 mg/dL 的时间",
             ),
             checkpoint(
                 "fu_severe_hypoglycaemia",

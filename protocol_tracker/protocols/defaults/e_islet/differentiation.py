@@ -11,9 +11,9 @@ from protocol_tracker.protocols.defaults.builders import (
     checkpoint,
     expect,
     identity_scan,
+    iscn_karyotype,
     less_than,
     media_change,
-    more_than,
     no_spec,
     passage,
     stage,
@@ -144,8 +144,12 @@ STAGES: list[dict[str, Any]] = [
                 spec=expect(True),
                 blocking=True,
                 retest_every_passages=12,
+                retest_every_days=56,
                 source=src("R2", "R3", "R4"),
-                notes="EnSC banks repeat identity (reference §2 stage 6); STR per §3.",
+                notes=(
+                    "EnSC banks repeat identity (reference §2 stage 6); STR per §3: every 6-8 "
+                    "weeks or 10-12 passages, whichever comes first [R4]."
+                ),
             ),
             checkpoint(
                 "ensc_sterility",
@@ -169,7 +173,12 @@ STAGES: list[dict[str, Any]] = [
                 spec=expect(False),
                 blocking=True,
                 retest_every_passages=6,
-                source=src("R2", "R4"),
+                retest_every_days=28,
+                source=src("R2", "R4", "C4"),
+                notes=(
+                    "In culture every 3-4 weeks or 5-6 passages, whichever comes first [R4] "
+                    "(28 days, 6 passages encoded)."
+                ),
             ),
             checkpoint(
                 "ensc_karyotype_metaphases",
@@ -178,22 +187,33 @@ STAGES: list[dict[str, Any]] = [
                 metric="normal_metaphases",
                 unit="metaphases",
                 value_type="number",
-                spec=more_than(20),
+                spec=at_least(20),
                 blocking=True,
                 retest_every_passages=10,
-                source=src("R3", "R2", "R4"),
+                retest_every_days=42,
+                requires_consent=["genetic_testing"],
+                source=src("C2", "R3", "R2", "R4"),
+                notes="At least 20 metaphases (ISCBI); 46,XY[20] passes.",
             ),
             checkpoint(
-                "ensc_karyotype_normal",
+                "ensc_karyotype_iscn",
                 assay="karyotype_gbanding",
-                name="Karyotype normal (ISCN result)",
-                metric="karyotype_normal",
+                name="Karyotype (ISCN result): no clonal abnormality",
+                metric="karyotype_iscn",
                 unit="",
-                value_type="boolean",
-                spec=expect(True),
+                value_type="text",
+                spec=iscn_karyotype(20),
                 blocking=True,
+                recorded_by="person",
                 retest_every_passages=10,
-                source=src("R3", "R2", "R4"),
+                retest_every_days=42,
+                requires_consent=["genetic_testing"],
+                source=src("C3", "C2", "R3", "R2", "R4"),
+                notes=(
+                    "The ISCN string as reported, parsed: ≥ 20 cells, no clonal abnormality. "
+                    "Every 6 weeks or 10 passages, whichever comes first [R4]."
+                ),
+                zh_name="EnSC 核型（ISCN 结果）：无克隆性异常",
             ),
             checkpoint(
                 "ensc_doubling_time",

@@ -11,6 +11,7 @@ from protocol_tracker.protocols.defaults.builders import (
     at_most,
     checkpoint,
     expect,
+    iscn_karyotype,
     more_than,
     no_spec,
     stage,
@@ -50,11 +51,14 @@ STAGES: list[dict[str, Any]] = [
                 spec=expect(True),
                 blocking=True,
                 retest_every_passages=12,
+                retest_every_days=56,
                 source=src("R2", "R3", "R4"),
                 notes=(
-                    "At bank and release; in routine culture every 6-8 weeks or 10-12 passages "
-                    "[R4] (upper end encoded; the lab may tighten to 10). % match may be computed "
-                    "with the ANSI/ATCC ASN-0002 algorithm (GK)."
+                    "At bank and release; in routine culture every 6-8 weeks or 10-12 passages, "
+                    "whichever comes first [R4] (upper ends encoded: 56 days, 12 passages; the "
+                    "lab may tighten). Re-tested because long culture can select a contaminating "
+                    "or swapped line. % match may be computed with the ANSI/ATCC ASN-0002 "
+                    "algorithm (GK)."
                 ),
             ),
             checkpoint(
@@ -70,20 +74,89 @@ STAGES: list[dict[str, Any]] = [
                 notes="PCR-SBT HLA typing, at bank.",
             ),
             checkpoint(
-                "bank_undifferentiated_markers",
+                "bank_marker_oct4",
                 assay="flow_cytometry",
-                name="Undifferentiated markers (OCT4, SOX2, NANOG, TRA-1-60, SSEA-4)",
-                metric="undifferentiated_positive",
+                name="Undifferentiated marker OCT4+ cells",
+                metric="oct4_positive",
                 unit="%",
                 value_type="percent",
-                spec=more_than(75),
+                spec=more_than(70),
                 blocking=True,
-                source=src("R3", "R2"),
+                source=src("C2", "R3", "R2"),
                 notes=(
-                    ">75% positive (one GMP MCB release, [R3]). CiRA [R2] lists flow as a "
-                    "reference assay with no fixed criterion; conventions of ≥85-90% also "
-                    "circulate (CONV) and are not encoded."
+                    "Each marker judged on its own, > 70 % positive (ISCBI guidance tables, "
+                    "reference §3); one GMP MCB release used > 75 % [R3]; CiRA [R2] lists flow as "
+                    "a reference assay. Conventions of ≥ 85-90 % (CONV) are not encoded."
                 ),
+                zh_name="未分化标志物 OCT4 阳性细胞比例",
+            ),
+            checkpoint(
+                "bank_marker_sox2",
+                assay="flow_cytometry",
+                name="Undifferentiated marker SOX2+ cells",
+                metric="sox2_positive",
+                unit="%",
+                value_type="percent",
+                spec=more_than(70),
+                blocking=True,
+                source=src("C2", "R3", "R2"),
+                notes=(
+                    "Each marker judged on its own, > 70 % positive (ISCBI guidance tables, "
+                    "reference §3); one GMP MCB release used > 75 % [R3]; CiRA [R2] lists flow as "
+                    "a reference assay. Conventions of ≥ 85-90 % (CONV) are not encoded."
+                ),
+                zh_name="未分化标志物 SOX2 阳性细胞比例",
+            ),
+            checkpoint(
+                "bank_marker_nanog",
+                assay="flow_cytometry",
+                name="Undifferentiated marker NANOG+ cells",
+                metric="nanog_positive",
+                unit="%",
+                value_type="percent",
+                spec=more_than(70),
+                blocking=True,
+                source=src("C2", "R3", "R2"),
+                notes=(
+                    "Each marker judged on its own, > 70 % positive (ISCBI guidance tables, "
+                    "reference §3); one GMP MCB release used > 75 % [R3]; CiRA [R2] lists flow as "
+                    "a reference assay. Conventions of ≥ 85-90 % (CONV) are not encoded."
+                ),
+                zh_name="未分化标志物 NANOG 阳性细胞比例",
+            ),
+            checkpoint(
+                "bank_marker_tra160",
+                assay="flow_cytometry",
+                name="Undifferentiated marker TRA-1-60+ cells",
+                metric="tra160_positive",
+                unit="%",
+                value_type="percent",
+                spec=more_than(70),
+                blocking=True,
+                source=src("C2", "R3", "R2"),
+                notes=(
+                    "Each marker judged on its own, > 70 % positive (ISCBI guidance tables, "
+                    "reference §3); one GMP MCB release used > 75 % [R3]; CiRA [R2] lists flow as "
+                    "a reference assay. Conventions of ≥ 85-90 % (CONV) are not encoded."
+                ),
+                zh_name="未分化标志物 TRA-1-60 阳性细胞比例",
+            ),
+            checkpoint(
+                "bank_marker_ssea4",
+                assay="flow_cytometry",
+                name="Undifferentiated marker SSEA-4+ cells",
+                metric="ssea4_positive",
+                unit="%",
+                value_type="percent",
+                spec=more_than(70),
+                blocking=True,
+                source=src("C2", "R3", "R2"),
+                notes=(
+                    "Each marker judged on its own, > 70 % positive (ISCBI guidance tables, "
+                    "reference §3); one GMP MCB release used > 75 % [R3]; CiRA [R2] lists flow as "
+                    "a reference assay. Conventions of ≥ 85-90 % (CONV) are not encoded."
+                ),
+                zh_name="未分化标志物 SSEA-4 阳性细胞比例",
             ),
             checkpoint(
                 "bank_trilineage",
@@ -107,28 +180,42 @@ STAGES: list[dict[str, Any]] = [
                 metric="normal_metaphases",
                 unit="metaphases",
                 value_type="number",
-                spec=more_than(20),
+                spec=at_least(20),
                 blocking=True,
                 retest_every_passages=10,
-                source=src("R3", "R2", "R4"),
+                retest_every_days=42,
+                requires_consent=["genetic_testing"],
+                source=src("C2", "R3", "R2", "R4"),
                 notes=(
-                    "Normal karyotype in >20 metaphases (G-banding). Re-test every 6 weeks or 10 "
-                    "passages in extended culture, and after cloning or a morphology/growth "
-                    "change [R4]."
+                    "At least 20 metaphases analysed (ISCBI: G-band analysis of 20 metaphase "
+                    "spreads; [R3]'s 'normal karyotype in >20 metaphases' read as 20 or more, so "
+                    "the common 46,XY[20] passes). Re-test every 6 weeks or 10 passages in "
+                    "extended culture, whichever comes first, and after cloning or a "
+                    "morphology/growth change [R4]: culture selects aneuploid cells."
                 ),
             ),
             checkpoint(
-                "bank_karyotype_normal",
+                "bank_karyotype_iscn",
                 assay="karyotype_gbanding",
-                name="Karyotype normal (ISCN result)",
-                metric="karyotype_normal",
+                name="Karyotype (ISCN result): no clonal abnormality",
+                metric="karyotype_iscn",
                 unit="",
-                value_type="boolean",
-                spec=expect(True),
+                value_type="text",
+                spec=iscn_karyotype(20),
                 blocking=True,
+                recorded_by="person",
                 retest_every_passages=10,
-                source=src("R3", "R2", "R4"),
-                notes="Record the ISCN string (e.g. 46,XY[20]) and attach the report.",
+                retest_every_days=42,
+                requires_consent=["genetic_testing"],
+                source=src("C3", "C2", "R3", "R2", "R4"),
+                notes=(
+                    "Record the ISCN string as the report gives it (e.g. 46,XY[20]); it is "
+                    "parsed: ≥ 20 cells and no clonal abnormality (≥ 2 cells with the same gain "
+                    "or structural change, ≥ 3 with the same loss). Attach the report. "
+                    "Re-tested with the count: every 6 weeks or 10 passages, whichever comes "
+                    "first [R4]."
+                ),
+                zh_name="核型（ISCN 结果）：无克隆性异常",
             ),
             checkpoint(
                 "bank_genetic_variants",
@@ -139,9 +226,11 @@ STAGES: list[dict[str, Any]] = [
                 value_type="boolean",
                 spec=expect(True),
                 blocking=True,
+                requires_consent=["genetic_testing"],
                 source=src("R2", "R5", "I10"),
                 notes=(
-                    "SNP array / WGS / WES. Watch recurrent culture-adaptation gains (20q11.21, "
+                    "SNP array / WGS / WES (genetic testing: needs the donor's consent). Watch "
+                    "recurrent culture-adaptation gains (20q11.21, "
                     "1q, 12p, 17q) (GK/CONV)."
                 ),
             ),
@@ -179,10 +268,13 @@ STAGES: list[dict[str, Any]] = [
                 spec=expect(False),
                 blocking=True,
                 retest_every_passages=6,
-                source=src("R2", "R4"),
+                retest_every_days=28,
+                source=src("R2", "R4", "C4"),
                 notes=(
                     "PCR (NAT) or culture (21 CFR 610.30). In culture every 3-4 weeks or 5-6 "
-                    "passages, and before sharing [R4] (upper end encoded)."
+                    "passages, whichever comes first, and before sharing [R4] (upper ends "
+                    "encoded: 28 days, 6 passages): a contamination spreads silently through "
+                    "a culture; the USP <63> culture method itself takes 28 days."
                 ),
             ),
             checkpoint(

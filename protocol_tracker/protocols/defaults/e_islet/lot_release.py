@@ -17,7 +17,7 @@ from protocol_tracker.protocols.defaults.builders import (
     stage,
 )
 from protocol_tracker.protocols.defaults.shared import release_coa
-from protocol_tracker.protocols.defaults.sources import GK, src
+from protocol_tracker.protocols.defaults.sources import CONV, GK, src
 
 STAGES: list[dict[str, Any]] = [
     stage(
@@ -198,6 +198,102 @@ STAGES: list[dict[str, Any]] = [
                     "Kyoto spec <0.1% [R5] (dopaminergic product); informational here, the lab "
                     "decides whether to gate on it."
                 ),
+            ),
+            checkpoint(
+                "release_residual_pou5f1_qpcr",
+                assay="qpcr",
+                name="Residual undifferentiated cells: POU5F1 qPCR (% of iPSC reference)",
+                metric="pou5f1_relative",
+                unit="%",
+                value_type="percent",
+                spec=less_than(1),
+                blocking=True,
+                source=src("R5"),
+                notes=(
+                    "Kyoto final-product spec [R5]: POU5F1 (OCT3/4) expression < 1 % of "
+                    "undifferentiated iPSCs, by qPCR against an iPSC reference. Hard stop."
+                ),
+                zh_name="残留未分化细胞：POU5F1 qPCR（相对 iPSC 参照的百分比）",
+            ),
+            checkpoint(
+                "release_residual_lin28_qpcr",
+                assay="qpcr",
+                name="Residual undifferentiated cells: LIN28 qPCR (% of iPSC reference)",
+                metric="lin28_relative",
+                unit="%",
+                value_type="percent",
+                spec=less_than(1),
+                blocking=True,
+                source=src("R5"),
+                notes="Kyoto final-product spec [R5]: LIN28 < 1 % of undifferentiated iPSCs.",
+                zh_name="残留未分化细胞：LIN28 qPCR（相对 iPSC 参照的百分比）",
+            ),
+            checkpoint(
+                "release_cnv_snp_array",
+                assay="snp_array",
+                name="Final-product CNV (SNP array): no abnormality vs the parental iPSC",
+                metric="no_new_cnv",
+                unit="",
+                value_type="boolean",
+                spec=expect(True),
+                blocking=True,
+                pending_allowed=True,
+                requires_consent=["genetic_testing"],
+                source=src("R5", "R2"),
+                notes=(
+                    "Kyoto final-product table [R5]: CNV by SNP array shows no abnormality "
+                    "compared with the parental iPSC. Genetics may arrive after the transplant "
+                    "(reference §6.4 item 7): may be pending at a recorded conditional release."
+                ),
+                zh_name="终产品拷贝数变异（SNP 芯片）：与亲本 iPSC 相比无异常",
+            ),
+            checkpoint(
+                "release_identity_purity",
+                assay="flow_cytometry",
+                name="Identity/purity: C-peptide+/NKX6.1+ cells (gate set by the lab)",
+                metric="beta_identity_positive",
+                unit="%",
+                value_type="percent",
+                spec=at_least(30),
+                blocking=True,
+                source=src(CONV, "R5"),
+                notes=(
+                    "An identity/purity marker gate belongs in the final-product table [R5]; "
+                    "its limit is the lab's: C-peptide+/NKX6.1+ ≥ 30-50 % is a convention "
+                    "(reference §4, S6; CONV), the permissive end encoded for the lab to set."
+                ),
+                zh_name="鉴别/纯度：C 肽+/NKX6.1+ 细胞（由实验室设定门限）",
+            ),
+            checkpoint(
+                "release_appearance",
+                assay="visual_inspection",
+                name="Appearance: conforms, no visible foreign matter",
+                metric="appearance_conforms",
+                unit="",
+                value_type="boolean",
+                spec=expect(True),
+                blocking=True,
+                recorded_by="person",
+                source=src("R5"),
+                notes="Kyoto final-product table [R5]: appearance and foreign matter.",
+                zh_name="外观：符合要求，无可见异物",
+            ),
+            checkpoint(
+                "release_endotoxin_lal",
+                assay="endotoxin_lal",
+                name="Endotoxin (LAL) of the final product, per mL",
+                metric="endotoxin",
+                unit="EU/mL",
+                value_type="number",
+                spec=no_spec(),
+                blocking=False,
+                source=src("B6", "R5"),
+                notes=(
+                    "The LAL reading. The per-kg dose (EU/mL × volume ÷ the recipient's weight) "
+                    "is computed in the clinical record and judged against USP <85> K (5 EU/kg; "
+                    "0.2 EU/kg intrathecal); the Kyoto product used ≤ 1 EU/mL [R5]."
+                ),
+                zh_name="终产品内毒素（LAL，每毫升）",
             ),
             checkpoint(
                 "release_residual_lin28_ddpcr",

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ClinicalConfig(AppConfig):
+    name = "protocol_tracker.clinical"
+    label = "clinical"
+    verbose_name = "Clinical outcomes"
