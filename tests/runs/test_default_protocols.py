@@ -10,12 +10,11 @@ import time_machine
 
 from protocol_tracker.core.errors import InvalidTransition
 from protocol_tracker.outcomes.services import run_release
-from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation
-from protocol_tracker.qc.services import qc_result_record, stage_complete
+from protocol_tracker.qc.services import qc_result_record
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_start, stage_start
-from tests.builders import T0, passing_value
+from tests.builders import T0, complete, passing_value, published_defaults
 from tests.factories import PASSWORD, DonorFactory, InstrumentFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,11 +42,11 @@ def _work_everything(run, technician, instrument):
                         measured_at=sr.due_at,
                         actor=actor,
                     )
-                stage_complete(stage_run=sr, actor=technician)
+                complete(sr, technician)
 
 
 def _setup(lab, technician, index):
-    protocol = protocol_import_defaults(lab=lab)[index]
+    protocol = published_defaults(lab)[index]
     donor = DonorFactory(lab=lab, code=f"E2E-{index}")
     instrument = InstrumentFactory(
         lab=lab,

@@ -27,7 +27,7 @@ from protocol_tracker.runs import planning
 from protocol_tracker.runs.models import Run, RunStatus, StageStatus, TaskOccurrence
 from protocol_tracker.runs.selectors import bench_board, post_release_stage_ids
 from protocol_tracker.runs.services import run_create, run_start, stage_start, task_done
-from tests.builders import T0, clinical_protocol_data, work_stage
+from tests.builders import T0, clinical_protocol_data, complete, work_stage
 from tests.factories import PASSWORD, protocol_from_dict
 
 H = timedelta(hours=1)
@@ -289,7 +289,7 @@ def test_end_to_end_transplant_and_follow_up_after_the_release(released, technic
             reason="bag weighed again",
             actor=technician,
         )
-        stage_complete(stage_run=transplant, actor=technician)
+        complete(transplant, technician)
     assert (corrected.supersedes_id, corrected.value_number) == (dose.pk, 450)
 
     plan = _plan(released)

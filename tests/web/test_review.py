@@ -11,6 +11,7 @@ from protocol_tracker.qc.models import Deviation
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, StageRun
 from protocol_tracker.signatures.models import Signature
+from tests.builders import complete
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +102,7 @@ def test_missing_justification_is_shown_next_to_it(client, investigated, reviewe
 
 def _complete(run, technician):
     stage_runs = list(StageRun.objects.filter(run=run).order_by("order"))
-    qc_services.stage_complete(stage_run=stage_runs[0], actor=technician)
+    complete(stage_runs[0], technician)
     release = run_services.stage_start(
         stage_run=StageRun.objects.get(pk=stage_runs[1].pk), actor=technician
     )
@@ -113,7 +114,7 @@ def _complete(run, technician):
         measured_at=timezone.now(),
         actor=technician,
     )
-    qc_services.stage_complete(stage_run=release, actor=technician)
+    complete(release, technician)
 
 
 @pytest.fixture
