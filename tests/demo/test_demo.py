@@ -6,16 +6,16 @@ import pytest
 
 from protocol_tracker.audit.services import audit_chain_verify
 from protocol_tracker.demo.runs import demo_runs_seed
-from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation
 from protocol_tracker.runs.models import Run, TaskOccurrence
 from protocol_tracker.runs.selectors import run_lineage
+from tests.builders import published_defaults
 
 pytestmark = pytest.mark.django_db
 
 
 def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, reviewer):
-    protocol_import_defaults(lab=lab)
+    published_defaults(lab)
 
     demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
     demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)

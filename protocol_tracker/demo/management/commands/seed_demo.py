@@ -9,8 +9,8 @@ from django.db import transaction
 
 from labs.models import Lab, Role
 from labs.services import membership_set
+from protocol_tracker.demo.release import demo_protocols_approve
 from protocol_tracker.demo.runs import demo_runs_seed
-from protocol_tracker.protocols.services import protocol_import_defaults
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo accounts exist only outside production
 DEMO_LABS = [
@@ -23,6 +23,7 @@ DEMO_USERS = [
     ("demo-reviewer", "demo", Role.REVIEWER, False),
     ("demo-admin", "demo", Role.LAB_ADMIN, True),
     ("other-tech", "other", Role.TECHNICIAN, False),
+    ("other-reviewer", "other", Role.REVIEWER, False),
 ]
 
 
@@ -44,7 +45,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Open http://127.0.0.1:{port}/  (admin: /admin/, API: /api/v1/docs/)")
         self.stdout.write(
             "  Logins (password 'demo'): demo-tech (technician), demo-reviewer (reviewer), "
-            "demo-admin (lab admin), other-tech (Other Lab)"
+            "demo-admin (lab admin), other-tech and other-reviewer (Other Lab)"
         )
 
     def _lab(self, spec: dict) -> Lab:
@@ -64,8 +65,12 @@ class Command(BaseCommand):
         return user
 
     def _workflow(self, labs: dict, users: dict) -> None:
-        for lab in labs.values():
-            protocol_import_defaults(lab=lab, actor=None)
+        authors = {"demo": users["demo-admin"], "other": None}
+        reviewers = {"demo": users["demo-reviewer"], "other": users["other-reviewer"]}
+        for slug, lab in labs.items():
+            demo_protocols_approve(
+                lab=lab, author=authors[slug], reviewer=reviewers[slug], password=DEMO_PASSWORD
+            )
         demo_runs_seed(
             lab=labs["demo"], technician=users["demo-tech"], reviewer=users["demo-reviewer"]
         )
