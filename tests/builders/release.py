@@ -77,9 +77,7 @@ def completed_default_run(lab, technician, *, index: int = 0, donor_code: str | 
 def acknowledge_all(run: Run, reviewer, comment: str = "reviewed") -> None:
     keys = [row.item.key for row in outcome_selectors.run_review(run).unacknowledged]
     if keys:
-        outcome_services.exceptions_acknowledge(
-            run=run, keys=keys, actor=reviewer, comment=comment
-        )
+        outcome_services.exceptions_acknowledge(run=run, keys=keys, actor=reviewer, comment=comment)
 
 
 def release(run: Run, reviewer, **kwargs) -> Run:

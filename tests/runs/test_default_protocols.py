@@ -9,13 +9,13 @@ import pytest
 import time_machine
 
 from protocol_tracker.core.errors import InvalidTransition
-from protocol_tracker.outcomes.services import run_release
 from protocol_tracker.qc.models import Deviation
 from protocol_tracker.qc.services import qc_result_record
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_start, stage_start
 from tests.builders import T0, complete, passing_value, published_defaults
-from tests.factories import PASSWORD, DonorFactory, InstrumentFactory
+from tests.builders.release import release
+from tests.factories import DonorFactory, InstrumentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,7 @@ def test_e_islet_manufacturing_release_transplant_follow_up(lab, technician, rev
 
     released_at = run.completed_at + timedelta(hours=4)
     with time_machine.travel(released_at, tick=False):
-        released = run_release(run=run, actor=reviewer, password=PASSWORD)
+        released = release(run, reviewer)
     transplant.refresh_from_db()
     assert (released.status, transplant.status, transplant.planned_start) == (
         RunStatus.RELEASED,
@@ -113,5 +113,5 @@ def test_sc_beta_stepwise_runs_end_to_end(lab, technician, reviewer):
     assert set(_statuses(run).values()) == {StageStatus.COMPLETED}
     assert Deviation.objects.count() == 0
 
-    released = run_release(run=run, actor=reviewer, password=PASSWORD)
+    released = release(run, reviewer)
     assert released.status == RunStatus.RELEASED

@@ -240,6 +240,10 @@ class ReasonSerializer(serializers.Serializer):
 
 class ReleaseSerializer(serializers.Serializer):
     password = PasswordField()
+    audit_trail_reviewed = serializers.BooleanField(
+        help_text="You attest that you reviewed the batch's audit trail (part of the release's "
+        "meaning); must be true."
+    )
     pending_tests = serializers.ListField(
         child=serializers.CharField(max_length=64),
         required=False,

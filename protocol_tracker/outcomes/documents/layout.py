@@ -37,6 +37,9 @@ from protocol_tracker.documents.fonts import register_fonts
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 16 * mm
 FRAME_WIDTH = PAGE_WIDTH - 2 * MARGIN
+# A table row cannot break across pages: a cell holds at most this much text (the rest is in
+# the system, and the stage sections give the full lists as paragraphs, which do break).
+MAX_CELL_CHARS = 1500
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,10 @@ _FIELDS = TableStyle(
 )
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
+
+
 def _widths(table: Table) -> list[float]:
     n = len(table.header)
     weights = list(table.widths or [1.0] * n)
@@ -121,7 +128,7 @@ def _flowables(block: Block, styles: dict[str, ParagraphStyle]) -> list:
         return [table, Spacer(1, 4)]
     if isinstance(block, Table):
         header = [_p(h, styles["head"]) for h in block.header]
-        rows = [[_p(str(c), styles["cell"]) for c in row] for row in block.rows]
+        rows = [[_p(_clip(str(c)), styles["cell"]) for c in row] for row in block.rows]
         table = RLTable(
             [header, *rows],
             colWidths=_widths(block),

@@ -15,6 +15,7 @@ from protocol_tracker.qc.models import Deviation, QCResult
 from protocol_tracker.runs.models import Run, StageRun
 
 AUDIT_VALUE_CHARS = 90
+REVIEW_DETAIL_CHARS = 600
 
 #: Extra summary fields another app contributes (the identity registry: the COI).
 SummaryFields = Callable[[Run], Sequence[tuple[str, str]]]
@@ -147,10 +148,13 @@ def review_by_exception(ctx: RecordContext) -> Section:
     rows = []
     for row in ctx.review.rows:
         ack = row.acknowledgement
+        detail = row.item.detail
+        if len(detail) > REVIEW_DETAIL_CHARS:
+            detail = detail[: REVIEW_DETAIL_CHARS - 1] + "… " + _("(in full with its stage)")
         rows.append(
             [
                 row.item.title,
-                row.item.detail,
+                detail,
                 f"{_user(ack.acknowledged_by)} {ctx.local(ack.acknowledged_at)}"
                 if ack
                 else _("not acknowledged"),
