@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -18,7 +18,9 @@ from rest_framework.views import APIView
 from labs.models import CAN_REVIEW, Lab
 from labs.selectors import labs_for_user
 from protocol_tracker.api.idempotency import idempotent
-from protocol_tracker.api.principals import is_person
+from protocol_tracker.api.permissions import LabRolePermission
+from protocol_tracker.api.principals import actor_of, is_person
+from protocol_tracker.api.serializers.common import MAX_ID
 from protocol_tracker.api.serializers.release import (
     AcknowledgeSerializer,
     DispositionGroupSerializer,
@@ -27,7 +29,7 @@ from protocol_tracker.api.serializers.release import (
     RunExceptionsSerializer,
     review_body,
 )
-from protocol_tracker.api.views.base import LabScopedViewSet
+from protocol_tracker.api.views.base import ID_PATTERN, LabScopedViewSet
 from protocol_tracker.core.errors import InvalidTransition
 from protocol_tracker.outcomes import selectors as outcome_selectors
 from protocol_tracker.outcomes import services as outcome_services
@@ -51,17 +53,32 @@ def pdf_response(content: bytes, filename: str, sha256: str | None = None) -> Ht
     return response
 
 
-class RunReleaseViewSet(LabScopedViewSet):
-    """Actions on a run's release review (routes under ``/runs/{id}/``)."""
+class RunReleaseViewSet(viewsets.GenericViewSet):
+    """Actions on a run's release review, routed under ``/runs/{id}/`` beside
+    :class:`~protocol_tracker.api.views.runs.RunViewSet` (no list or detail route of its own)."""
 
-    model = Run
-    selector = staticmethod(run_selectors.runs_visible_to)
-    serializers = {"acknowledge": AcknowledgeSerializer}
+    permission_classes = [LabRolePermission]
+    lookup_value_regex = ID_PATTERN
     action_roles = {"acknowledge": CAN_REVIEW}
+    instrument_actions: frozenset = frozenset()
+
+    def get_queryset(self):
+        return run_selectors.runs_visible_to(actor_of(self.request))
+
+    def get_serializer_class(self):
+        return AcknowledgeSerializer
 
     def _run(self) -> Run:
-        run = self.get_object()
+        raw = self.kwargs.get("pk")
+        if raw is None or not str(raw).isdigit() or int(raw) > MAX_ID:
+            raise Http404
+        run = super().get_object()
         return run_selectors.run_for_user(run_id=run.pk, user=self.request.user)
+
+    def validated(self) -> dict:
+        serializer = AcknowledgeSerializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
 
     @extend_schema(responses=RunExceptionsSerializer, summary="The run's review by exception")
     @action(detail=True, methods=["get"])

@@ -66,6 +66,7 @@ class RunReview:
 def run_exceptions(run: Run) -> list[ReviewItem]:
     """Every item of every source for ``run`` (a lab-scoped read), each key once, in the
     sources' order and by time within each."""
+    run.__dict__.pop(sources.REVIEW_CACHE, None)
     items: list[ReviewItem] = []
     seen: set[str] = set()
     for source in EXCEPTION_SOURCES:

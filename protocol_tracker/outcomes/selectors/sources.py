@@ -37,12 +37,40 @@ def spec_text(spec: dict | None, unit: str) -> str:
     return text.replace(" and ", " " + _("and") + " ").replace("one of: ", _("one of: "))
 
 
-def _results(run: Run):
-    return (
-        QCResult.objects.for_lab(run.lab_id)
-        .filter(stage_run__run=run)
-        .select_related("checkpoint", "stage_run__stage", "recorded_by", "supersedes")
-        .order_by("recorded_at", "pk")
+REVIEW_CACHE = "_review_rows"
+
+
+def _memo(run: Run, name: str, load):
+    """Rows several sources read, read once per review (``run_exceptions`` starts afresh)."""
+    cache = run.__dict__.setdefault(REVIEW_CACHE, {})
+    if name not in cache:
+        cache[name] = load()
+    return cache[name]
+
+
+def _results(run: Run) -> list[QCResult]:
+    return _memo(
+        run,
+        "results",
+        lambda: list(
+            QCResult.objects.for_lab(run.lab_id)
+            .filter(stage_run__run=run)
+            .select_related("checkpoint", "stage_run__stage", "recorded_by", "supersedes")
+            .order_by("recorded_at", "pk")
+        ),
+    )
+
+
+def _deviations(run: Run) -> list[Deviation]:
+    return _memo(
+        run,
+        "deviations",
+        lambda: list(
+            Deviation.objects.for_lab(run.lab_id)
+            .filter(run=run)
+            .select_related("qc_result", "stage_run__stage")
+            .order_by("opened_at", "pk")
+        ),
     )
 
 
@@ -73,8 +101,9 @@ def out_of_spec_results(run: Run) -> list[ReviewItem]:
     deviations it opened and their dispositions."""
     failing = [r for r in _results(run) if r.verdict == Verdict.FAIL]
     by_result: dict[int, list[Deviation]] = defaultdict(list)
-    for d in Deviation.objects.for_lab(run.lab_id).filter(qc_result__in=[r.pk for r in failing]):
-        by_result[d.qc_result_id].append(d)
+    for d in _deviations(run):
+        if d.qc_result_id is not None:
+            by_result[d.qc_result_id].append(d)
     items = []
     for r in failing:
         deviations = sorted(by_result[r.pk], key=lambda d: d.pk)
@@ -191,8 +220,9 @@ def window_completions(run: Run) -> list[ReviewItem]:
         .order_by("order")
     )
     deviations: dict[int, list[Deviation]] = defaultdict(list)
-    for d in Deviation.objects.for_lab(run.lab_id).filter(run=run, kind=DeviationKind.WINDOW):
-        deviations[d.stage_run_id].append(d)
+    for d in _deviations(run):
+        if d.kind == DeviationKind.WINDOW:
+            deviations[d.stage_run_id].append(d)
     items = []
     for sr in stage_runs:
         early, late = sr.due_at - sr.stage.window_early, sr.due_at + sr.stage.window_late
@@ -304,7 +334,7 @@ def pending_tests(run: Run) -> list[ReviewItem]:
     """Blocking tests of the manufacturing stages whose current result is pending: the tests a
     conditional release names (EU GMP Part IV), or that a release must wait for."""
     post_release = post_release_stage_ids(run.protocol)
-    results = list(_results(run))
+    results = _results(run)
     superseded = {r.supersedes_id for r in results if r.supersedes_id}
     current = [
         r
@@ -341,13 +371,9 @@ def other_deviations(run: Run) -> list[ReviewItem]:
     """Deviations that no other source lists: reported by hand, a failing result after a
     conditional release, or opened without a result or a window (each with its disposition)."""
     items = []
-    for d in (
-        Deviation.objects.for_lab(run.lab_id)
-        .filter(run=run)
-        .exclude(kind=DeviationKind.WINDOW)
-        .select_related("qc_result", "stage_run__stage")
-        .order_by("opened_at", "pk")
-    ):
+    for d in _deviations(run):
+        if d.kind == DeviationKind.WINDOW:
+            continue
         if (
             d.kind == DeviationKind.OUT_OF_SPEC
             and d.qc_result is not None

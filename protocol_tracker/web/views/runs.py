@@ -29,6 +29,7 @@ from protocol_tracker.web.access import (
 )
 from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
 from protocol_tracker.web.runpage import run_page_data
+from protocol_tracker.web.views.release import review_context
 
 PAGE_SIZE = 50
 
@@ -106,6 +107,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def batch_record(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     context = run_page_data(run)
+    context.update(review_context(run))
     context["nav"] = "runs"
     return render(request, "web/batch_record.html", context)
 
