@@ -103,6 +103,11 @@ _FIELDS = TableStyle(
 )
 
 
+def _font_style() -> TableStyle:
+    # Tables set their cell font even around paragraphs: make it the embedded one.
+    return TableStyle([("FONTNAME", (0, 0), (-1, -1), register_fonts()[0])])
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
 
@@ -125,6 +130,7 @@ def _flowables(block: Block, styles: dict[str, ParagraphStyle]) -> list:
             return []
         table = RLTable(rows, colWidths=[FRAME_WIDTH * 0.3, FRAME_WIDTH * 0.7])
         table.setStyle(_FIELDS)
+        table.setStyle(_font_style())
         return [table, Spacer(1, 4)]
     if isinstance(block, Table):
         header = [_p(h, styles["head"]) for h in block.header]
@@ -136,6 +142,7 @@ def _flowables(block: Block, styles: dict[str, ParagraphStyle]) -> list:
             splitByRow=1,
         )
         table.setStyle(_GRID)
+        table.setStyle(_font_style())
         return [table, Spacer(1, 5)]
     raise TypeError(f"unknown block {block!r}")
 
@@ -224,6 +231,8 @@ def render_pdf(
         author=author,
         creator="protocol_tracker",
         invariant=1,
+        # The page's initial font too is the embedded one: no unembedded Helvetica.
+        initialFontName=fonts[0],
     )
     canvas_class = _numbered_canvas(footer, fonts)
     doc.build(story, canvasmaker=canvas_class)

@@ -91,7 +91,7 @@ def summary(ctx: RecordContext, extra_fields: Sequence[tuple[str, str]]) -> Sect
     fields = [
         (_("Product"), protocol.name),
         (_("Protocol version"), f"{protocol.code} v{protocol.version} "
-                                f"({protocol.definition_hash[:16] or _('draft')})"),
+                                f"({protocol.definition_hash[:16] or '—'})"),
         (_("Lot (run)"), run.code),
         (_("Donor code"), run.donor.code),
         *extra_fields,
