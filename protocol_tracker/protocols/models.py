@@ -231,7 +231,8 @@ class ApprovalAction(models.TextChoices):
 
 class ProtocolApproval(models.Model):
     """Change control of a protocol version: its signed approval for use (with the reason and
-    the diff from the version before) or its signed retirement. Written once, never changed."""
+    the diff from the version before) or its signed retirement. Written once, never changed:
+    the signature (``signatures.Signature`` of this row's type and id) binds it as it is."""
 
     lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="+")
     protocol = models.ForeignKey(
@@ -250,13 +251,6 @@ class ProtocolApproval(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     signed_at = models.DateTimeField(auto_now_add=True)
-    signature = models.OneToOneField(
-        "signatures.Signature",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="protocol_approval",
-    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "lab"

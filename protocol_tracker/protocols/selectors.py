@@ -34,6 +34,7 @@ from protocol_tracker.protocols.models import (
     TaskTemplate,
     ValueType,
 )
+from protocol_tracker.signatures.selectors import signature_id_subquery
 
 if TYPE_CHECKING:
     from labs.models import Lab
@@ -448,6 +449,7 @@ def protocol_approvals(*, protocol: ProtocolTemplate) -> QuerySet[ProtocolApprov
     return (
         ProtocolApproval.objects.for_lab(protocol.lab_id)
         .filter(protocol=protocol)
-        .select_related("signed_by", "signature", "compared_with")
+        .select_related("signed_by", "compared_with")
+        .annotate(signature_id=signature_id_subquery(ProtocolApproval))
         .order_by("signed_at", "pk")
     )

@@ -186,8 +186,9 @@ class Disposition(models.TextChoices):
 class DispositionGroup(models.Model):
     """One signed disposition that covers several minor deviations of one run and one kind.
 
-    Each deviation it closed points at it (``Deviation.disposition_group``); the signature binds
-    the list. Critical (and major) deviations are never grouped: they are signed one by one.
+    Each deviation it closed points at it (``Deviation.disposition_group``); the signature (the
+    ``signatures.Signature`` of this row's type and id) binds the row and the list. Critical (and
+    major) deviations are never grouped: they are signed one by one.
     """
 
     lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="+")
@@ -199,13 +200,6 @@ class DispositionGroup(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     signed_at = models.DateTimeField(auto_now_add=True)
-    signature = models.OneToOneField(
-        "signatures.Signature",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="disposition_group",
-    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "lab"

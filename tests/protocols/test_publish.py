@@ -17,6 +17,7 @@ from protocol_tracker.protocols.models import (
     StageTemplate,
     TaskTemplate,
 )
+from protocol_tracker.signatures.selectors import signature_of
 from tests.builders import H, chain_definition, draft_protocol, published_protocol
 from tests.factories import PASSWORD
 
@@ -279,7 +280,8 @@ def test_retire_keeps_runs_version_and_refuses_twice(lab, reviewer):
     approval = protocol.approvals.get()
     assert (event.before, event.after, event.reason) == (
         {"status": "published"}, {"status": "retired"}, "superseded")  # fmt: skip
-    assert (approval.action, approval.signature.meaning, approval.signature.statement) == (
+    signature = signature_of(approval)
+    assert (approval.action, signature.meaning, signature.statement) == (
         "retired", "retired", "retired Chain v1 from use: superseded")  # fmt: skip
     with pytest.raises(InvalidTransition) as exc:
         _retire(protocol, reviewer)

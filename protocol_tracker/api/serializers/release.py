@@ -139,6 +139,7 @@ class GroupDispositionSerializer(serializers.Serializer):
 
 class DispositionGroupSerializer(serializers.ModelSerializer):
     deviations = serializers.SerializerMethodField()
+    signature = serializers.IntegerField(read_only=True, help_text="The e-signature's id.")
     signed_by = serializers.CharField(source="signed_by.get_username")
 
     class Meta:

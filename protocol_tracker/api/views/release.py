@@ -41,6 +41,7 @@ from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.models import DispositionGroup
 from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.runs.models import Run
+from protocol_tracker.signatures.selectors import signature_id_subquery
 
 PDF = OpenApiResponse(OpenApiTypes.BINARY, description="application/pdf")
 
@@ -150,7 +151,11 @@ class DispositionGroupViewSet(LabScopedViewSet):
     action_roles = {"create": CAN_REVIEW}
 
     def base_queryset(self):
-        return DispositionGroup.objects.select_related("signed_by").prefetch_related("deviations")
+        return (
+            DispositionGroup.objects.select_related("signed_by")
+            .prefetch_related("deviations")
+            .annotate(signature=signature_id_subquery(DispositionGroup))
+        )
 
     @extend_schema(
         request=GroupDispositionSerializer,

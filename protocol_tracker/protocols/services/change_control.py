@@ -109,7 +109,7 @@ def protocol_publish(
     statement = f"approved {protocol} for use: {reason}"
     if retired:
         statement += "; retired " + ", ".join(str(p) for p in retired)
-    approval.signature = signature_sign(
+    signature = signature_sign(
         signer=actor,
         password=password,
         meaning=SignatureMeaning.APPROVED_FOR_USE,
@@ -117,7 +117,6 @@ def protocol_publish(
         statement=statement,
         content={"definition_hash": protocol.definition_hash, "diff": diff},
     )
-    approval.save(update_fields=["signature"])
     audit_record(
         actor=actor,
         action="protocol.approved",
@@ -126,7 +125,7 @@ def protocol_publish(
         after={
             "protocol": protocol.pk,
             "definition_hash": protocol.definition_hash,
-            "signature": approval.signature.pk,
+            "signature": signature.pk,
         },
         reason=reason,
     )
@@ -165,14 +164,13 @@ def protocol_retire(
         definition_hash=protocol.definition_hash,
         signed_by=actor,
     )
-    approval.signature = signature_sign(
+    signature_sign(
         signer=actor,
         password=password,
         meaning=SignatureMeaning.RETIRED,
         obj=approval,
         statement=f"retired {protocol} from use: {reason}",
     )
-    approval.save(update_fields=["signature"])
     return protocol
 
 

@@ -163,7 +163,7 @@ def deviation_disposition_group(
         )
     )
     audit_record_many(actor=actor, changes=changes)
-    signature = signatures.signature_sign(
+    signatures.signature_sign(
         signer=actor,
         password=password,
         meaning=DISPOSITION_MEANING[decision],
@@ -180,6 +180,4 @@ def deviation_disposition_group(
             ]
         },
     )
-    group.signature = signature
-    group.save(update_fields=["signature"])
     return group
