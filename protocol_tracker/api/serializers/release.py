@@ -158,7 +158,9 @@ class ExportQuerySerializer(serializers.Serializer):
     protocol = serializers.IntegerField(required=False, min_value=1)
     measured_from = serializers.DateField(required=False, help_text="In the lab's time zone.")
     measured_to = serializers.DateField(required=False, help_text="Inclusive.")
-    format = serializers.ChoiceField(choices=["csv", "xlsx"], default="csv")
+    output = serializers.ChoiceField(
+        choices=["csv", "xlsx"], default="csv", help_text="csv or xlsx (Excel)."
+    )
 
     def validate(self, attrs):
         if not {"run", "protocol", "measured_from", "measured_to"} & attrs.keys():

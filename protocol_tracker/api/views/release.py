@@ -217,7 +217,7 @@ class QCExportView(APIView):
             for k in ("run", "protocol", "measured_from", "measured_to")
             if k in data
         )
-        if data["format"] == "xlsx":
+        if data["output"] == "xlsx":
             response = HttpResponse(
                 xlsx_bytes(rows),
                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
