@@ -211,7 +211,13 @@ def _flow(
     assert Run.objects.get(pk=run.pk).status == RunStatus.COMPLETED
     page.goto(f"{base}/runs/{run.pk}/")
     page.get_by_role("link", name=t["release"]).click()
-    page.locator("#id_password").fill(PASSWORD)
+    # Review by exception first: every item acknowledged, then the attestation and signature.
+    for box in page.locator("input[name=ack-keys]").all():
+        box.check()
+    page.locator("#acknowledge").click()
+    expect(page.locator("input[name=ack-keys]")).to_have_count(0)
+    page.locator("#id_sign-audit_trail_reviewed").check()
+    page.locator("#id_sign-password").fill(PASSWORD)
     page.screenshot(path=shots / f"release{suffix}.png", full_page=True)
     page.get_by_role("button", name=t["sign_release"]).click()
     page.screenshot(path=shots / f"after_release{suffix}.png", full_page=True)
