@@ -120,6 +120,11 @@ def _work_until(
                 stage_complete(stage_run=sr, actor=actor, note="demo")
 
 
+# For the other demo modules (the release demo works its run the same way).
+work_until = _work_until
+clock = _clock
+
+
 def _protocols(lab: Lab) -> tuple[ProtocolTemplate, ProtocolTemplate]:
     codes = [p["code"] for p in PROTOCOLS]
     found = {

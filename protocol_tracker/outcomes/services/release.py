@@ -135,9 +135,6 @@ def run_release(
             code="exceptions_unacknowledged",
             fields={"exceptions": [row.item.key for row in unacknowledged]},
         )
-    if not actor.check_password(password or ""):
-        # Checked here as well as at signing: a wrong password costs no document generation.
-        raise SignatureRefused("password did not match; nothing was signed")
     audit_record_many(actor=actor, changes=run_close_released(run, pending_tests=pending_tests))
     statement = release_statement(run, pending_tests, review)
     release = ReleaseInfo(

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from labs.models import Lab, Role
 from labs.services import membership_set
-from protocol_tracker.demo.release import demo_protocols_approve
+from protocol_tracker.demo.release import demo_protocols_approve, demo_release_seed
 from protocol_tracker.demo.runs import demo_runs_seed
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo accounts exist only outside production
@@ -73,4 +73,10 @@ class Command(BaseCommand):
             )
         demo_runs_seed(
             lab=labs["demo"], technician=users["demo-tech"], reviewer=users["demo-reviewer"]
+        )
+        demo_release_seed(
+            lab=labs["demo"],
+            technician=users["demo-tech"],
+            reviewer=users["demo-reviewer"],
+            password=DEMO_PASSWORD,
         )
