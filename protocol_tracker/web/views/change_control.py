@@ -20,6 +20,7 @@ from protocol_tracker.protocols.models import ProtocolStatus, ProtocolTemplate, 
 from protocol_tracker.web.access import add_domain_error, domain_message, lab_view, require, use_lab
 from protocol_tracker.web.forms import SignForm
 from protocol_tracker.web.protocol_forms import CheckpointForm, StageForm, TaskForm
+from protocol_tracker.web.views.release import refusal
 from protocol_tracker.web.views.review import _meaning, _signature_error
 
 PARTS = ("stage", "task", "checkpoint")
@@ -246,7 +247,7 @@ def protocol_approve(request: HttpRequest, pk: int) -> HttpResponse:
                 except SignatureRefused as exc:
                     _signature_error(confirm_form, exc)
                 except DomainError as exc:
-                    add_domain_error(confirm_form, exc, default_field="keys")
+                    refusal(confirm_form, exc, default_field="keys")
                 else:
                     messages.success(
                         request, _("%(n)s convention(s) confirmed.") % {"n": len(data["keys"])}
@@ -268,7 +269,7 @@ def protocol_approve(request: HttpRequest, pk: int) -> HttpResponse:
                 except SignatureRefused as exc:
                     _signature_error(approve_form, exc)
                 except DomainError as exc:
-                    add_domain_error(approve_form, exc, default_field="reason")
+                    refusal(approve_form, exc, default_field="reason")
                 else:
                     messages.success(request, _("Approved for use: this version is now frozen."))
                     return redirect("web:protocol", pk=protocol.pk)

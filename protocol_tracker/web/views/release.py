@@ -51,7 +51,7 @@ RECORD_PAGES = {
 }
 
 
-def _refusal(form: forms.Form, exc: DomainError, default_field: str | None = None) -> None:
+def refusal(form: forms.Form, exc: DomainError, default_field: str | None = None) -> None:
     """A refusal next to the form's fields it names; otherwise the whole sentence on the form
     (a rule about the record, such as the exceptions still to acknowledge)."""
     if exc.fields and not set(exc.fields) <= set(form.fields):
@@ -132,7 +132,7 @@ def run_release(request: HttpRequest, pk: int) -> HttpResponse:
                         comment=ack_form.cleaned_data["comment"],
                     )
                 except DomainError as exc:
-                    _refusal(ack_form, exc)
+                    refusal(ack_form, exc)
                 else:
                     messages.success(
                         request, _("%(n)s exception(s) acknowledged.") % {"n": len(acks)}
@@ -155,7 +155,7 @@ def run_release(request: HttpRequest, pk: int) -> HttpResponse:
                 except SignatureRefused as exc:
                     _signature_error(sign_form, exc)
                 except DomainError as exc:
-                    _refusal(sign_form, exc)
+                    refusal(sign_form, exc)
                 else:
                     messages.success(
                         request,
@@ -240,7 +240,7 @@ def run_deviations(request: HttpRequest, pk: int) -> HttpResponse:
             except SignatureRefused as exc:
                 _signature_error(form, exc)
             except DomainError as exc:
-                _refusal(form, exc)
+                refusal(form, exc)
             else:
                 messages.success(
                     request,
