@@ -5,11 +5,13 @@ from protocol_tracker.web.views import (
     bench,
     calendar,
     change_control,
+    exports,
     protocols,
     qc,
     release,
     review,
     runs,
+    stage_completion,
     trends,
 )
 
@@ -30,7 +32,7 @@ urlpatterns = [
     path("stages/<int:pk>/complete/", bench.stage_complete, name="stage_complete"),
     path(
         "stages/<int:pk>/complete/reasons/",
-        release.stage_complete_reasons,
+        stage_completion.stage_complete_reasons,
         name="stage_complete_reasons",
     ),
     path("tasks/<int:pk>/done/", bench.task_done, name="task_done"),
@@ -43,7 +45,7 @@ urlpatterns = [
     path("runs/<int:pk>/deviations/", release.run_deviations, name="run_deviations"),
     path("runs/<int:pk>/record.pdf", release.batch_record_download, name="batch_record_pdf"),
     path("runs/<int:pk>/certificate.pdf", release.certificate_download, name="certificate_pdf"),
-    path("exports/", release.qc_export, name="qc_export"),
+    path("exports/", exports.qc_export, name="qc_export"),
     path("runs/<int:pk>/reject/", review.run_reject, name="run_reject"),
     path("stages/<int:stage_pk>/qc/<int:checkpoint_pk>/", qc.qc_entry, name="qc_entry"),
     path("stages/<int:stage_pk>/qc/<int:checkpoint_pk>/check/", qc.qc_check, name="qc_check"),

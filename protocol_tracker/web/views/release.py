@@ -1,40 +1,35 @@
 """The release page (built around the run's review by exception), the grouped disposition of a
-run's minor deviations, the stored PDFs, completing a stage with its reasons, and QC exports."""
+run's minor deviations and the stored PDFs. (Completing a stage with its reasons:
+:mod:`.stage_completion`; QC exports: :mod:`.exports`.)"""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from protocol_tracker.core.errors import DomainError, SignatureRefused, ValidationFailed
+from protocol_tracker.core.errors import DomainError, SignatureRefused
 from protocol_tracker.outcomes import selectors as outcome_selectors
 from protocol_tracker.outcomes import services as outcome_services
 from protocol_tracker.outcomes.documents import batch_record_pdf
-from protocol_tracker.outcomes.exports import csv_lines, export_rows, xlsx_bytes
 from protocol_tracker.outcomes.models import DocumentKind
-from protocol_tracker.protocols import selectors as protocol_selectors
 from protocol_tracker.protocols.selectors import checkpoints_pending_allowed
 from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.models import DeviationSeverity
 from protocol_tracker.qc.services.grouped import GROUP_DECISIONS
 from protocol_tracker.runs import selectors as run_selectors
-from protocol_tracker.runs import services as run_services
-from protocol_tracker.runs.models import Run, TaskResolution
+from protocol_tracker.runs.models import Run
 from protocol_tracker.web.access import (
     add_domain_error,
     domain_message,
     lab_view,
     or_404,
     require,
-    require_lab,
     use_lab,
 )
 from protocol_tracker.web.forms import SignForm
@@ -306,177 +301,3 @@ def review_context(run: Run) -> dict:
         "review": outcome_selectors.run_review(run),
         "documents": list(outcome_selectors.release_documents_of_run(run=run)),
     }
-
-
-class CompletionForm(forms.Form):
-    note = forms.CharField(
-        label=gettext_lazy("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
-    window_reason = forms.CharField(
-        label=gettext_lazy("Why the stage finishes outside its allowed window"),
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-    def __init__(self, *args, tasks=(), outside=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        if outside:
-            self.fields["window_reason"].required = True
-        else:
-            del self.fields["window_reason"]
-        self.tasks = list(tasks)
-        for occ in self.tasks:
-            self.fields[f"resolution_{occ.pk}"] = forms.ChoiceField(
-                label=_("Resolution"), choices=TaskResolution.choices, widget=forms.RadioSelect
-            )
-            self.fields[f"reason_{occ.pk}"] = forms.CharField(label=_("Reason"), max_length=2000)
-
-    def task_rows(self):
-        return [(occ, self[f"resolution_{occ.pk}"], self[f"reason_{occ.pk}"]) for occ in self.tasks]
-
-    def resolutions(self) -> list[run_services.TaskResolutionInput]:
-        return [
-            run_services.TaskResolutionInput(
-                occ.pk,
-                self.cleaned_data[f"resolution_{occ.pk}"],
-                self.cleaned_data[f"reason_{occ.pk}"],
-            )
-            for occ in self.tasks
-        ]
-
-
-@lab_view
-def stage_complete_reasons(request: HttpRequest, pk: int) -> HttpResponse:
-    """Completing a stage that has open bench tasks or finishes outside its window: each task's
-    resolution with a reason, and the window reason first."""
-    stage_run = or_404(run_selectors.stage_run_for_user, stage_run_id=pk, user=request.user)
-    use_lab(request, stage_run.run.lab)
-    require(request.perms.can_work)
-    now = timezone.now()
-    tasks = [o for o in run_services.open_tasks_of_stage(stage_run) if o.due_at <= now]
-    stage = stage_run.stage
-    outside = not (
-        stage_run.due_at - stage.window_early <= now <= stage_run.due_at + stage.window_late
-    )
-    form = CompletionForm(request.POST or None, tasks=tasks, outside=outside)
-    if request.method == "POST" and form.is_valid():
-        try:
-            qc_services.stage_complete(
-                stage_run=stage_run,
-                actor=request.user,
-                note=form.cleaned_data["note"],
-                window_reason=form.cleaned_data.get("window_reason", ""),
-                task_resolutions=form.resolutions(),
-            )
-        except ValidationFailed as exc:
-            add_domain_error(form, exc, default_field="note")
-        except DomainError as exc:
-            messages.error(request, domain_message(exc))
-        else:
-            messages.success(
-                request,
-                _("Completed %(stage)s on %(run)s.")
-                % {"stage": stage.name, "run": stage_run.run.code},
-            )
-            return redirect("web:run", pk=stage_run.run_id)
-    return render(
-        request,
-        "web/release/stage_complete.html",
-        {
-            "nav": "bench",
-            "stage_run": stage_run,
-            "form": form,
-            "outside": outside,
-            "not_due": len(run_services.open_tasks_of_stage(stage_run)) - len(tasks),
-        },
-    )
-
-
-class ExportForm(forms.Form):
-    run = forms.CharField(label=gettext_lazy("Run code"), required=False, max_length=64)
-    protocol = forms.ChoiceField(label=gettext_lazy("Protocol version"), required=False)
-    measured_from = forms.DateField(
-        label=gettext_lazy("Measured from"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    measured_to = forms.DateField(
-        label=gettext_lazy("Measured to (inclusive)"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    format = forms.ChoiceField(
-        label=gettext_lazy("Format"),
-        choices=[("csv", "CSV"), ("xlsx", "Excel (.xlsx)")],
-        widget=forms.RadioSelect,
-        initial="csv",
-    )
-
-    def __init__(self, *args, protocols=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["protocol"].choices = [("", "—")] + [(str(p.pk), str(p)) for p in protocols]
-
-    def clean(self):
-        data = super().clean()
-        if not any(data.get(k) for k in ("run", "protocol", "measured_from", "measured_to")):
-            raise forms.ValidationError(_("Give a run, a protocol or a date range."))
-        start, end = data.get("measured_from"), data.get("measured_to")
-        if start and end and start > end:
-            self.add_error("measured_to", _("Must not be before the start."))
-        return data
-
-
-@lab_view
-def qc_export(request: HttpRequest) -> HttpResponse:
-    """QC results of a run, a protocol version or a date range, as CSV or Excel."""
-    lab = require_lab(request)
-    protocols = list(protocol_selectors.protocols_for_user(request.user, lab=lab))
-    form = ExportForm(request.GET or None, protocols=protocols)
-    if request.GET and form.is_valid():
-        data = form.cleaned_data
-        run_id = None
-        if data["run"]:
-            run = run_selectors.run_by_code(lab=lab, code=data["run"].strip())
-            if run is None:
-                form.add_error("run", _("No run with this code in this lab."))
-            else:
-                run_id = run.pk
-        if not form.errors:
-            start = (
-                datetime.combine(data["measured_from"], time.min, lab.tz)
-                if data["measured_from"]
-                else None
-            )
-            end = (
-                datetime.combine(data["measured_to"] + timedelta(days=1), time.min, lab.tz)
-                if data["measured_to"]
-                else None
-            )
-            rows = export_rows(
-                outcome_selectors.qc_results_for_export(
-                    user=request.user,
-                    lab_id=lab.pk,
-                    run_id=run_id,
-                    protocol_id=int(data["protocol"]) if data["protocol"] else None,
-                    measured_from=start,
-                    measured_to=end,
-                ),
-                tz=lab.tz,
-            )
-            name = f"qc-results-{lab.slug}-{timezone.localdate():%Y%m%d}"
-            if data["format"] == "xlsx":
-                response = HttpResponse(
-                    xlsx_bytes(rows),
-                    content_type=(
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                    ),
-                )
-                response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-                return response
-            streaming = StreamingHttpResponse(
-                csv_lines(rows), content_type="text/csv; charset=utf-8"
-            )
-            streaming["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-            return streaming
-    return render(request, "web/release/export.html", {"nav": "exports", "form": form})
