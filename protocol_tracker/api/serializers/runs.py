@@ -342,6 +342,10 @@ class TaskOccurrenceSerializer(SparseFieldsMixin, serializers.ModelSerializer):
             "done_by",
             "skipped",
             "note",
+            "resolution",
+            "resolution_reason",
+            "resolved_by",
+            "resolved_at",
             "is_open",
         ]
         read_only_fields = fields
