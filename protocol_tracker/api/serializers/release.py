@@ -3,12 +3,17 @@ dispositions, stage completion with reasons, exports."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from rest_framework import serializers
 
 from protocol_tracker.api.serializers.common import PasswordField, ScopedPrimaryKeyField
 from protocol_tracker.qc.models import Deviation, DispositionGroup
 from protocol_tracker.qc.services.grouped import GROUP_DECISIONS, GROUP_MAX
 from protocol_tracker.runs.models import TaskResolution
+
+# The dates an export may name (a date range is read in the lab's days).
+EXPORT_FIRST_DAY, EXPORT_LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 # Where each record type an exception names is read in the API.
 RECORD_PATHS = {
@@ -168,6 +173,12 @@ class ExportQuerySerializer(serializers.Serializer):
                 "give a run, a protocol or a date range (measured_from / measured_to)"
             )
         start, end = attrs.get("measured_from"), attrs.get("measured_to")
+        for name in ("measured_from", "measured_to"):
+            day = attrs.get(name)
+            if day is not None and not EXPORT_FIRST_DAY <= day <= EXPORT_LAST_DAY:
+                raise serializers.ValidationError(
+                    {name: [f"between {EXPORT_FIRST_DAY} and {EXPORT_LAST_DAY}"]}
+                )
         if start and end and start > end:
             raise serializers.ValidationError({"measured_to": ["must not be before the start"]})
         return attrs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -16,6 +16,8 @@ from protocol_tracker.outcomes.exports import csv_lines, export_rows, xlsx_bytes
 from protocol_tracker.protocols import selectors as protocol_selectors
 from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.web.access import lab_view, require_lab
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 
 class ExportForm(forms.Form):
@@ -47,6 +49,10 @@ class ExportForm(forms.Form):
         if not any(data.get(k) for k in ("run", "protocol", "measured_from", "measured_to")):
             raise forms.ValidationError(_("Give a run, a protocol or a date range."))
         start, end = data.get("measured_from"), data.get("measured_to")
+        for name in ("measured_from", "measured_to"):
+            day = data.get(name)
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                self.add_error(name, _("Out of range."))
         if start and end and start > end:
             self.add_error("measured_to", _("Must not be before the start."))
         return data
