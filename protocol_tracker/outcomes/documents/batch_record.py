@@ -60,8 +60,8 @@ def batch_record_sections(ctx: RecordContext) -> list[Section]:
     run = ctx.run
     extra_fields = [pair for contribute in SUMMARY_FIELDS for pair in contribute(run)]
     per_stage: dict[int, list] = {}
-    for contribute in STAGE_BLOCKS:
-        for stage_run_id, blocks in contribute(run).items():
+    for add_blocks in STAGE_BLOCKS:
+        for stage_run_id, blocks in add_blocks(run).items():
             per_stage.setdefault(stage_run_id, []).extend(blocks)
     sections = [summary(ctx, extra_fields), review_by_exception(ctx)]
     for index, sr in enumerate(ctx.stage_runs, start=1):
@@ -69,8 +69,8 @@ def batch_record_sections(ctx: RecordContext) -> list[Section]:
     deviations = run_deviations(ctx)
     if deviations is not None:
         sections.append(deviations)
-    for contribute in RECORD_SECTIONS:
-        made = contribute(run)
+    for add_sections in RECORD_SECTIONS:
+        made = add_sections(run)
         if made is None:
             continue
         sections.extend([made] if isinstance(made, Section) else made)

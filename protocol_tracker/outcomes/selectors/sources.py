@@ -221,7 +221,7 @@ def window_completions(run: Run) -> list[ReviewItem]:
     )
     deviations: dict[int, list[Deviation]] = defaultdict(list)
     for d in _deviations(run):
-        if d.kind == DeviationKind.WINDOW:
+        if d.kind == DeviationKind.WINDOW and d.stage_run_id is not None:
             deviations[d.stage_run_id].append(d)
     items = []
     for sr in stage_runs:
@@ -264,7 +264,7 @@ def window_completions(run: Run) -> list[ReviewItem]:
     return items
 
 
-_NOT_DONE = {
+_NOT_DONE: dict[str, str] = {
     TaskResolution.SKIPPED: "skipped",
     TaskResolution.NOT_APPLICABLE: "not_applicable",
     TaskResolution.DONE_LATE: "done_late",
