@@ -324,6 +324,11 @@ class AssignSerializer(serializers.Serializer):
 
 class TaskOccurrenceSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     run = serializers.IntegerField(source="stage_run.run_id", read_only=True)
+    resolution = serializers.CharField(
+        read_only=True,
+        help_text="How it was closed at its stage's completion: done_late, skipped, "
+        "not_applicable; empty otherwise.",
+    )
     key = serializers.CharField(source="task.key", read_only=True)
     name = serializers.CharField(source="task.name", read_only=True)
     is_open = serializers.BooleanField(read_only=True)

@@ -20,6 +20,7 @@ from labs.selectors import labs_for_user
 from protocol_tracker.api.idempotency import idempotent
 from protocol_tracker.api.permissions import LabRolePermission
 from protocol_tracker.api.principals import actor_of, is_person
+from protocol_tracker.api.schema import error_codes
 from protocol_tracker.api.serializers.common import MAX_ID
 from protocol_tracker.api.serializers.release import (
     AcknowledgeSerializer,
@@ -43,7 +44,12 @@ from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.runs.models import Run
 from protocol_tracker.signatures.selectors import signature_id_subquery
 
-PDF = OpenApiResponse(OpenApiTypes.BINARY, description="application/pdf")
+PDF = {(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF.")}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT = {
+    (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="CSV (UTF-8, BOM)."),
+    (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="Excel workbook."),
+}
 
 
 def pdf_response(content: bytes, filename: str, sha256: str | None = None) -> HttpResponse:
@@ -106,7 +112,7 @@ class RunReleaseViewSet(viewsets.GenericViewSet):
         )
 
     @extend_schema(
-        responses={200: PDF},
+        responses=PDF,
         summary="The batch record (PDF): as stored at the release, else a marked preview",
     )
     @action(detail=True, methods=["get"], url_path="batch-record")
@@ -124,10 +130,9 @@ class RunReleaseViewSet(viewsets.GenericViewSet):
         )
         return pdf_response(preview.content, f"batch-record-{run.pk}-preview.pdf")
 
-    @extend_schema(
-        responses={200: PDF}, summary="The certificate of analysis (PDF) of a released lot"
-    )
+    @extend_schema(responses=PDF, summary="The certificate of analysis (PDF) of a released lot")
     @action(detail=True, methods=["get"])
+    @error_codes(extra=("409",))
     def certificate(self, request, pk=None):
         run = self._run()
         stored = outcome_selectors.release_document(run=run, kind=DocumentKind.CERTIFICATE)
@@ -186,9 +191,10 @@ class QCExportView(APIView):
 
     @extend_schema(
         parameters=[ExportQuerySerializer],
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="text/csv or xlsx")},
+        responses=EXPORT,
         summary="Export QC results (CSV or Excel; formulas escaped)",
     )
+    @error_codes(extra=("404",))
     def get(self, request):
         if not is_person(request):
             raise PermissionDenied("Instrument tokens may not export.")
@@ -218,10 +224,7 @@ class QCExportView(APIView):
             if k in data
         )
         if data["output"] == "xlsx":
-            response = HttpResponse(
-                xlsx_bytes(rows),
-                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            )
+            response = HttpResponse(xlsx_bytes(rows), content_type=XLSX)
             response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
             return response
         streaming = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
