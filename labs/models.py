@@ -39,6 +39,11 @@ CAN_ADMINISTER = frozenset({Role.LAB_ADMIN})
 CAN_SEE_PATIENT = frozenset({Role.CLINICIAN})
 
 
+class LabLanguage(models.TextChoices):
+    ENGLISH = "en", _("English")
+    CHINESE = "zh-hans", _("Simplified Chinese")
+
+
 class Lab(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=50, unique=True)
@@ -56,6 +61,19 @@ class Lab(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(23)],
         help_text=_("Local hour at which reviewers get their daily digest."),
     )
+    late_entry_threshold = models.DurationField(
+        default=timedelta(hours=24),
+        help_text=_(
+            "A result recorded longer than this after it was measured is listed for the "
+            "release review (ALCOA+: contemporaneous records; the lab sets the limit)."
+        ),
+    )
+    language = models.CharField(
+        max_length=10,
+        choices=LabLanguage.choices,
+        default=LabLanguage.ENGLISH,
+        help_text=_("The language of the lab's documents (certificates of analysis)."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LabScopedQuerySet.as_manager()
@@ -67,6 +85,10 @@ class Lab(models.Model):
             models.CheckConstraint(
                 condition=models.Q(digest_hour__gte=0, digest_hour__lte=23),
                 name="lab_digest_hour_0_23",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(late_entry_threshold__gt=timedelta(0)),
+                name="lab_late_entry_threshold_positive",
             ),
         ]
 

@@ -30,6 +30,11 @@ from protocol_tracker.api.views.qc import (
     InstrumentUploadViewSet,
     QCResultViewSet,
 )
+from protocol_tracker.api.views.release import (
+    DispositionGroupViewSet,
+    QCExportView,
+    RunReleaseViewSet,
+)
 from protocol_tracker.api.views.runs import (
     DonorViewSet,
     RunViewSet,
@@ -44,6 +49,8 @@ router.register("labs", LabViewSet, basename="lab")
 router.register("protocols", ProtocolViewSet, basename="protocol")
 router.register("donors", DonorViewSet, basename="donor")
 router.register("runs", RunViewSet, basename="run")
+router.register("runs", RunReleaseViewSet, basename="run-release")
+router.register("disposition-groups", DispositionGroupViewSet, basename="disposition-group")
 router.register("stage-runs", StageRunViewSet, basename="stage-run")
 router.register("task-occurrences", TaskOccurrenceViewSet, basename="task-occurrence")
 router.register("qc-results", QCResultViewSet, basename="qc-result")
@@ -75,6 +82,7 @@ not_found.cls.schema = None  # not an operation of the API
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("me/", MeView.as_view(), name="me"),
+    path("qc-exports/", QCExportView.as_view(), name="qc-export"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),

@@ -107,7 +107,9 @@ class ProtocolTemplateAdmin(ServiceBackedAdmin):
     list_filter = ("status", "lab")
     search_fields = ("code", "name")
     inlines = [StageInline]
-    actions = ["publish", "new_version", "retire"]
+    # Publishing and retiring are a reviewer's e-signed acts (change control): the web UI and the
+    # API, never an admin bulk action.
+    actions = ["new_version"]
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -169,15 +171,6 @@ class ProtocolTemplateAdmin(ServiceBackedAdmin):
         if not done:
             self.message_user(request, f"Nothing {verb}.", messages.WARNING)
 
-    @admin.action(description="Publish the selected drafts")
-    def publish(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            "published",
-            lambda p: services.protocol_publish(protocol=p, actor=request.user),
-        )
-
     @admin.action(description="Create a new draft version from the selected")
     def new_version(self, request, queryset):
         self._each(
@@ -185,17 +178,6 @@ class ProtocolTemplateAdmin(ServiceBackedAdmin):
             queryset,
             "new draft version created",
             lambda p: services.protocol_new_version(protocol=p, actor=request.user),
-        )
-
-    @admin.action(description="Retire the selected published versions")
-    def retire(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            "retired",
-            lambda p: services.protocol_retire(
-                protocol=p, actor=request.user, reason="retired in admin"
-            ),
         )
 
 

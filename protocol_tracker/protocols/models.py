@@ -239,3 +239,106 @@ def localized(item: StageTemplate | TaskTemplate | CheckpointTemplate, field: st
     language = (get_language() or "").lower()
     text = (item.i18n or {}).get(language, {}).get(field)
     return text or getattr(item, field)
+
+
+class ApprovalAction(models.TextChoices):
+    APPROVED_FOR_USE = "approved_for_use", _("Approved for use")
+    RETIRED = "retired", _("Retired")
+
+
+class ProtocolApproval(models.Model):
+    """Change control of a protocol version: its signed approval for use (with the reason and
+    the diff from the version before) or its signed retirement. Written once, never changed:
+    the signature (``signatures.Signature`` of this row's type and id) binds it as it is."""
+
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="+")
+    protocol = models.ForeignKey(
+        ProtocolTemplate, on_delete=models.PROTECT, related_name="approvals"
+    )
+    action = models.CharField(max_length=20, choices=ApprovalAction.choices)
+    reason = models.TextField()
+    compared_with = models.ForeignKey(
+        ProtocolTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    diff = models.JSONField(
+        default=dict, blank=True, help_text=_("What changed from the version compared with.")
+    )
+    definition_hash = models.CharField(max_length=64)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "lab"
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} {self.action}"
+
+
+class DraftAuthor(models.Model):
+    """Who edited a draft (its creator included): none of them may approve it (four eyes)."""
+
+    protocol = models.ForeignKey(
+        ProtocolTemplate, on_delete=models.CASCADE, related_name="draft_authors"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "protocol__lab"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "user"], name="draft_author_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.protocol}"
+
+
+class ConventionConfirmation(models.Model):
+    """A lab's signed confirmation of a convention-marked spec (``CONV``) of one protocol code.
+
+    It binds the convention's content (``convention_hash``: stage, key, name, unit, spec,
+    blocking, source), so it holds for later versions while the spec is unchanged. One
+    signature may confirm a set (each row points at it)."""
+
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="+")
+    protocol_code = models.SlugField(max_length=64)
+    confirmed_in = models.ForeignKey(
+        ProtocolTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="convention_confirmations",
+        help_text=_("The draft it was confirmed in (empty once that draft was discarded)."),
+    )
+    checkpoint_key = models.SlugField(max_length=64)
+    convention_hash = models.CharField(max_length=64)
+    convention = models.JSONField(help_text=_("The convention as it was confirmed."))
+    comment = models.TextField(blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(auto_now_add=True)
+    signature = models.ForeignKey(
+        "signatures.Signature", on_delete=models.PROTECT, related_name="convention_confirmations"
+    )
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "lab"
+
+    class Meta:
+        ordering = ["confirmed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab", "protocol_code", "checkpoint_key", "convention_hash"],
+                name="convention_confirmed_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol_code}/{self.checkpoint_key} confirmed"

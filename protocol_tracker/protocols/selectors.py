@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Prefetch, QuerySet
@@ -13,17 +14,28 @@ from protocol_tracker.protocols.definition import (
     I18N_KEY,
     OPTIONAL_CHECKPOINT_KEYS,
     TASK_KEYS,
+    canonical_definition,
+    definition_hash,
     timedelta_to_hours,
     topological_order,
 )
+from protocol_tracker.protocols.definition.conventions import (
+    convention_content,
+    convention_hash,
+    conventions_of,
+)
 from protocol_tracker.protocols.models import (
     CheckpointTemplate,
+    ConventionConfirmation,
+    DraftAuthor,
+    ProtocolApproval,
     ProtocolStatus,
     ProtocolTemplate,
     StageTemplate,
     TaskTemplate,
     ValueType,
 )
+from protocol_tracker.signatures.selectors import signature_id_subquery
 
 if TYPE_CHECKING:
     from labs.models import Lab
@@ -31,15 +43,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NUMERIC_VALUE_TYPES",
+    "ConventionRow",
     "checkpoint_detail",
     "checkpoint_on_stage",
     "checkpoints_of_protocol",
     "checkpoints_pending_allowed",
+    "protocol_approvals",
+    "protocol_authors",
+    "protocol_change_diff",
     "protocol_choices_for_lab",
+    "protocol_conventions",
     "protocol_detail",
     "protocol_diff",
     "protocol_export",
     "protocol_latest_published",
+    "protocol_review_hash",
     "protocol_versions",
     "protocols_for_user",
     "protocols_startable",
@@ -331,6 +349,17 @@ def _index(definition: dict[str, Any]) -> tuple[dict, dict, dict]:
     return stages, tasks, checkpoints
 
 
+def _diff_of(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    old_stages, old_tasks, old_cps = _index(before)
+    new_stages, new_tasks, new_cps = _index(after)
+    return {
+        "protocol": _changes(before, after, skip=("stages",)),
+        "stages": _diff_rows(old_stages, new_stages, skip=("tasks", "checkpoints"), ident=("key",)),
+        "tasks": _diff_rows(old_tasks, new_tasks, skip=(), ident=("stage", "key")),
+        "checkpoints": _diff_rows(old_cps, new_cps, skip=(), ident=("key",)),
+    }
+
+
 def protocol_diff(*, old: ProtocolTemplate, new: ProtocolTemplate) -> dict[str, Any]:
     """What changed from ``old`` to ``new`` (any two protocols; usually two versions of one code).
 
@@ -340,14 +369,95 @@ def protocol_diff(*, old: ProtocolTemplate, new: ProtocolTemplate) -> dict[str, 
     another stage shows as a change of its ``stage``). Values are JSON-ready; durations are in
     hours, as in the definition schema (``*_hours`` fields).
     """
-    before, after = protocol_export(protocol=old), protocol_export(protocol=new)
-    old_stages, old_tasks, old_cps = _index(before)
-    new_stages, new_tasks, new_cps = _index(after)
     return {
         "old": {"id": old.pk, "version": old.version, "status": old.status},
         "new": {"id": new.pk, "version": new.version, "status": new.status},
-        "protocol": _changes(before, after, skip=("stages",)),
-        "stages": _diff_rows(old_stages, new_stages, skip=("tasks", "checkpoints"), ident=("key",)),
-        "tasks": _diff_rows(old_tasks, new_tasks, skip=(), ident=("stage", "key")),
-        "checkpoints": _diff_rows(old_cps, new_cps, skip=(), ident=("key",)),
+        **_diff_of(protocol_export(protocol=old), protocol_export(protocol=new)),
     }
+
+
+# --- change control -------------------------------------------------------------------------
+
+
+def protocol_review_hash(*, protocol: ProtocolTemplate) -> str:
+    """The hash of the protocol's definition as it stands (what a reviewer approves: publishing
+    refuses when the draft changed since)."""
+    return definition_hash(canonical_definition(protocol_export(protocol=protocol)))
+
+
+def protocol_change_diff(*, protocol: ProtocolTemplate) -> dict[str, Any]:
+    """What ``protocol`` changes from its previous version (everything, for a first version):
+    the diff shown to the approver and signed with the approval."""
+    previous = protocol.previous_version
+    after = protocol_export(protocol=protocol)
+    if previous is None:
+        before = {"code": protocol.code, "name": "", "description": "", "stages": []}
+        return {"old": None, "new": {"id": protocol.pk, "version": protocol.version},
+                **_diff_of(before, after)}  # fmt: skip
+    return {
+        "old": {"id": previous.pk, "version": previous.version, "status": previous.status},
+        "new": {"id": protocol.pk, "version": protocol.version, "status": protocol.status},
+        **_diff_of(protocol_export(protocol=previous), after),
+    }
+
+
+@dataclass
+class ConventionRow:
+    """A convention-marked spec of a protocol and the lab's confirmation of it, if any."""
+
+    stage_key: str
+    key: str
+    name: str
+    content: dict[str, Any]
+    convention_hash: str
+    confirmation: ConventionConfirmation | None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmation is not None
+
+
+def protocol_conventions(*, protocol: ProtocolTemplate) -> list[ConventionRow]:
+    """Every convention-marked spec of ``protocol`` with its confirmation in the protocol's lab
+    (a confirmation of the same content for the same protocol code, in any version)."""
+    canonical = canonical_definition(protocol_export(protocol=protocol))
+    found = list(conventions_of(canonical))
+    confirmations = {
+        (c.checkpoint_key, c.convention_hash): c
+        for c in ConventionConfirmation.objects.for_lab(protocol.lab_id)
+        .filter(protocol_code=protocol.code, checkpoint_key__in=[cp["key"] for _, cp in found])
+        .select_related("confirmed_by", "signature")
+    }
+    rows = []
+    for stage_key, cp in found:
+        digest = convention_hash(cp, stage_key)
+        rows.append(
+            ConventionRow(
+                stage_key=stage_key,
+                key=cp["key"],
+                name=cp["name"],
+                content=convention_content(cp, stage_key),
+                convention_hash=digest,
+                confirmation=confirmations.get((cp["key"], digest)),
+            )
+        )
+    return rows
+
+
+def protocol_authors(*, protocol: ProtocolTemplate) -> set[int]:
+    """Ids of the people who created or edited the draft (none of them may approve it)."""
+    authors = set(DraftAuthor.objects.filter(protocol=protocol).values_list("user_id", flat=True))
+    if protocol.created_by_id is not None:
+        authors.add(protocol.created_by_id)
+    return authors
+
+
+def protocol_approvals(*, protocol: ProtocolTemplate) -> QuerySet[ProtocolApproval]:
+    """The signed approval and retirement of a version, oldest first."""
+    return (
+        ProtocolApproval.objects.for_lab(protocol.lab_id)
+        .filter(protocol=protocol)
+        .select_related("signed_by", "compared_with")
+        .annotate(signature_id=signature_id_subquery(ProtocolApproval))
+        .order_by("signed_at", "pk")
+    )

@@ -185,6 +185,34 @@ class Disposition(models.TextChoices):
     REJECT = "reject", _("Reject (fail the stage and the run)")
 
 
+class DispositionGroup(models.Model):
+    """One signed disposition that covers several minor deviations of one run and one kind.
+
+    Each deviation it closed points at it (``Deviation.disposition_group``); the signature (the
+    ``signatures.Signature`` of this row's type and id) binds the row and the list. Critical (and
+    major) deviations are never grouped: they are signed one by one.
+    """
+
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey("runs.Run", on_delete=models.PROTECT, related_name="disposition_groups")
+    kind = models.CharField(max_length=16, choices=DeviationKind.choices)
+    decision = models.CharField(max_length=10, choices=Disposition.choices)
+    justification = models.TextField()
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LabScopedQuerySet.as_manager()
+    lab_field = "lab"
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"GRP-{self.pk}: {self.decision} {self.kind}"
+
+
 class Deviation(models.Model):
     ALLOWED_TRANSITIONS = {
         DeviationStatus.OPEN: {DeviationStatus.PHASE1, DeviationStatus.AWAITING_DISPOSITION},
@@ -224,6 +252,14 @@ class Deviation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    disposition_group = models.ForeignKey(
+        DispositionGroup,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deviations",
+        help_text=_("The grouped disposition that closed this deviation, if one did."),
+    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "lab"

@@ -269,8 +269,21 @@ class StageRun(models.Model):
         return self.status in OPEN_STAGE_STATUSES
 
 
+class TaskResolution(models.TextChoices):
+    """How an occurrence left open when its stage completed was closed (with a reason)."""
+
+    DONE_LATE = "done_late", _("Done, logged late")
+    SKIPPED = "skipped", _("Skipped")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
+
+
 class TaskOccurrence(models.Model):
-    """A dated instance of a bench task within a stage run."""
+    """A dated instance of a bench task within a stage run.
+
+    Logged as done (``done_at``) at the bench, or resolved when its stage completes
+    (``resolution`` with a reason: done late, skipped, not applicable). ``skipped`` is set for
+    every occurrence closed without being done, so "open" stays one indexed test.
+    """
 
     stage_run = models.ForeignKey(StageRun, on_delete=models.PROTECT, related_name="tasks")
     task = models.ForeignKey(
@@ -283,6 +296,12 @@ class TaskOccurrence(models.Model):
     )
     skipped = models.BooleanField(default=False)
     note = models.TextField(blank=True)
+    resolution = models.CharField(max_length=16, choices=TaskResolution.choices, blank=True)
+    resolution_reason = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "stage_run__run__lab"
@@ -292,6 +311,10 @@ class TaskOccurrence(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["stage_run", "task", "due_at"], name="task_occurrence_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(resolution="") | ~models.Q(resolution_reason=""),
+                name="task_resolution_has_reason",
             ),
         ]
         indexes = [

@@ -23,6 +23,10 @@ class SignatureMeaning(models.TextChoices):
     # A second person's attestation of what they saw done (a typed identity entry, the bedside
     # two-person check).
     WITNESSED = "witnessed", _("Witnessed")
+    # Change control of protocol versions (21 CFR 11.50: the meaning is spelt out).
+    APPROVED_FOR_USE = "approved_for_use", _("Approved for use")
+    RETIRED = "retired", _("Retired from use")
+    CONFIRMED = "confirmed", _("Convention confirmed for this lab")
 
 
 class Signature(models.Model):
@@ -36,7 +40,7 @@ class Signature(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures"
     )
     signer_name = models.CharField(max_length=200)
-    meaning = models.CharField(max_length=10, choices=SignatureMeaning.choices)
+    meaning = models.CharField(max_length=32, choices=SignatureMeaning.choices)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)
     run = models.ForeignKey(

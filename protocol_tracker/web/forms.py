@@ -134,22 +134,6 @@ class InvestigationForm(forms.Form):
     findings = forms.CharField(label=_("Findings"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class ReleaseForm(SignForm):
-    pending_tests = forms.MultipleChoiceField(
-        label=_("Tests still pending (conditional release)"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("Only checkpoints the protocol allows to be pending at release."),
-    )
-    field_order = ["pending_tests", "password"]
-
-    def __init__(self, *args, pending_choices=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["pending_tests"].choices = list(pending_choices)
-        if not pending_choices:
-            del self.fields["pending_tests"]
-
-
 class RejectForm(SignForm):
     reason = forms.CharField(
         label=_("Reason for rejection"), widget=forms.Textarea(attrs={"rows": 3})

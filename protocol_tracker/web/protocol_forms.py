@@ -221,10 +221,6 @@ class CheckpointForm(forms.Form):
         }
 
 
-class RetireForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), required=False)
-
-
 class CompareForm(forms.Form):
     old = forms.ChoiceField(label=_("Old version"))
     new = forms.ChoiceField(label=_("New version"))

@@ -26,7 +26,9 @@ from django.utils import timezone
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.clinical.selectors import runs_of_recipient
 from protocol_tracker.custody import services as custody
+from protocol_tracker.protocols.services import protocol_import
 from protocol_tracker.qc import services as qc_services
+from protocol_tracker.qc.services import deviation_disposition_group
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
@@ -34,6 +36,7 @@ from tests.api.conftest import client_for
 from tests.builders import clinical as cb
 from tests.builders import custody as custody_builders
 from tests.builders.custody_world import custody_world, cw_of, handoff_of, logger_csv, shipment_of
+from tests.builders.release import acknowledge_all, release
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +122,74 @@ def _fresh_deviation(w):
     return qc_services.deviation_open(
         run=w.run, kind="manual", title="Door left open", actor=w.worker
     )
+
+
+def _acknowledged_run(w):
+    run = f.completed_run(w.protocol, w.worker)
+    acknowledge_all(run, f.qa_reviewer(w.lab))
+    return run
+
+
+def _with_exceptions(w):
+    """A completed run with an exception left to acknowledge (a correction)."""
+    sr = f.working_stage(w.protocol, w.worker)
+    result = f.record(sr, w.worker)
+    qc_services.qc_result_correct(
+        result=result, value=96, unit="%", measured_at=timezone.now(), reason="typo",
+        actor=w.worker,
+    )  # fmt: skip
+    f.complete(sr, w.worker)
+    bank = run_services.stage_start(stage_run=f.stage(sr.run, "bank"), actor=w.worker)
+    f.record(bank, w.worker, key="post_thaw_viability")
+    f.complete(bank, w.worker)
+    return sr.run
+
+
+def _released(w):
+    if "released" not in w.extra:
+        w.extra["released"] = release(f.completed_run(w.protocol, w.worker), f.qa_reviewer(w.lab))
+    return w.extra["released"]
+
+
+def _minor_pair(w):
+    run = f.active_run(w.protocol, w.worker)
+    return [
+        qc_services.deviation_open(
+            run=run, kind="manual", severity="minor", title=f"Late label {n}", actor=w.worker
+        )
+        for n in (1, 2)
+    ]
+
+
+def _standing_pair(w):
+    if "pair" not in w.extra:
+        w.extra["pair"] = _minor_pair(w)
+    return w.extra["pair"]
+
+
+def _group(w):
+    if "group" not in w.extra:
+        w.extra["group"] = deviation_disposition_group(
+            deviations=_minor_pair(w), decision="accept", justification="no impact",
+            password=PASSWORD, actor=f.qa_reviewer(w.lab),
+        )  # fmt: skip
+    return w.extra["group"]
+
+
+def _conv_draft(w):
+    definition = f.api_definition(_unique("conv"))
+    definition["stages"][0]["checkpoints"][0]["source"] = "CONV (common convention)"
+    return protocol_import(lab=w.lab, definition=definition, publish=False)
+
+
+def _publish_body(w, draft):
+    from protocol_tracker.protocols.selectors import protocol_review_hash
+
+    return {
+        "password": PASSWORD,
+        "reason": "validated",
+        "reviewed_hash": protocol_review_hash(protocol=draft),
+    }
 
 
 def _result_body(w, sr):
@@ -335,10 +406,40 @@ CASES = [
         "protocols publish",
         "POST",
         "/api/v1/protocols/{id}/publish/",
-        ADMIN,
+        REVIEW,
         200,
         target=lambda w: w.draft,
         fresh=_fresh_draft,
+        body=_publish_body,
+    ),
+    Case(
+        "protocols conventions",
+        "GET",
+        "/api/v1/protocols/{id}/conventions/",
+        ALL,
+        200,
+        target=lambda w: w.draft,
+    ),
+    Case(
+        "protocols conventions confirm",
+        "POST",
+        "/api/v1/protocols/{id}/conventions/confirm/",
+        REVIEW,
+        201,
+        target=lambda w: w.draft,
+        fresh=_conv_draft,
+        body=lambda w, p: {
+            "checkpoint_keys": [p.checkpoints.order_by("stage__order", "order").first().key],
+            "password": PASSWORD,
+        },
+    ),
+    Case(
+        "protocols approvals",
+        "GET",
+        "/api/v1/protocols/{id}/approvals/",
+        ALL,
+        200,
+        target=lambda w: w.protocol,
     ),
     Case(
         "protocols new-version",
@@ -352,10 +453,11 @@ CASES = [
         "protocols retire",
         "POST",
         "/api/v1/protocols/{id}/retire/",
-        ADMIN,
+        REVIEW,
         200,
         target=lambda w: w.protocol,
         fresh=_fresh_published,
+        body=lambda w, _: {"password": PASSWORD, "reason": "superseded"},
     ),
     Case("donors list", "GET", "/api/v1/donors/", ALL, 200, present=lambda w: w.donor.pk),
     Case("donors retrieve", "GET", "/api/v1/donors/{id}/", ALL, 200, target=lambda w: w.donor),
@@ -424,8 +526,47 @@ CASES = [
         REVIEW,
         200,
         target=lambda w: w.run,
-        fresh=lambda w: f.completed_run(w.protocol, w.worker),
-        body=lambda w, _: {"password": PASSWORD},
+        fresh=_acknowledged_run,
+        body=lambda w, _: {"password": PASSWORD, "audit_trail_reviewed": True},
+    ),
+    Case(
+        "runs exceptions", "GET", "/api/v1/runs/{id}/exceptions/", ALL, 200, target=lambda w: w.run
+    ),
+    Case(
+        "runs exceptions acknowledge",
+        "POST",
+        "/api/v1/runs/{id}/exceptions/acknowledge/",
+        REVIEW,
+        201,
+        target=lambda w: w.run,
+        fresh=_with_exceptions,
+        body=lambda w, run: {
+            "keys": [
+                i["key"]
+                for i in client_for(f.token_for(f.qa_reviewer(w.lab)))
+                .get(f"/api/v1/runs/{run.pk}/exceptions/")
+                .json()["items"]
+            ]
+            or ["none"],
+            "comment": "seen",
+        },
+    ),
+    Case(
+        "runs batch-record",
+        "GET",
+        "/api/v1/runs/{id}/batch-record/",
+        ALL,
+        200,
+        target=lambda w: w.run,
+    ),
+    Case("runs certificate", "GET", "/api/v1/runs/{id}/certificate/", ALL, 200, target=_released),
+    Case(
+        "qc-exports",
+        "GET",
+        "/api/v1/qc-exports/?run={id}",
+        ALL,
+        200,
+        target=lambda w: w.run,
     ),
     Case(
         "runs reject",
@@ -471,7 +612,7 @@ CASES = [
         200,
         target=lambda w: w.stage_run,
         fresh=_passing_stage,
-        body=lambda w, _: {"note": "all good"},
+        body=lambda w, _: {"note": "all good", "window_reason": "finished early: cells ready"},
     ),
     Case(
         "stage-runs assign",
@@ -603,6 +744,38 @@ CASES = [
             "justification": "no impact",
             "password": PASSWORD,
         },
+    ),
+    Case(
+        "disposition-groups list",
+        "GET",
+        "/api/v1/disposition-groups/",
+        ALL,
+        200,
+        present=lambda w: _group(w).pk,
+    ),
+    Case(
+        "disposition-groups retrieve",
+        "GET",
+        "/api/v1/disposition-groups/{id}/",
+        ALL,
+        200,
+        target=_group,
+    ),
+    Case(
+        "disposition-groups create",
+        "POST",
+        "/api/v1/disposition-groups/",
+        REVIEW,
+        201,
+        fresh=_minor_pair,
+        standing=_standing_pair,
+        body=lambda w, pair: {
+            "deviations": [d.pk for d in pair],
+            "decision": "accept",
+            "justification": "both labels reprinted at once",
+            "password": PASSWORD,
+        },
+        ref_field="deviations.0",
     ),
     Case(
         "audit-events list",
@@ -807,6 +980,8 @@ def test_access_matrix(
     if case.prepare is not None:
         case.prepare(world)
         case.prepare(other_world)
+    if case.present is not None:  # what a list must (not) show exists before it is asked
+        case.present(world), case.present(other_world)
     for principal, side in itertools.product(PRINCIPALS, ("own", "other")):
         where = f"{case.name} as {principal} on {side} lab"
         w = world if side == "own" else other_world

@@ -9,6 +9,7 @@ from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.qc.models import QCResult
 from protocol_tracker.runs.models import Run
 from tests import builders as f
+from tests.builders.release import acknowledge_all
 
 pytestmark = pytest.mark.django_db
 
@@ -111,9 +112,12 @@ def test_stage_gate_refusal_is_409_listing_the_checkpoints(api, world, technicia
 
 def test_wrong_password_refuses_the_signature(api, world, reviewer):
     run = f.completed_run(world.protocol, world.worker)
+    acknowledge_all(run, reviewer)
 
     response = api(reviewer).post(
-        f"/api/v1/runs/{run.pk}/release/", {"password": "not it"}, format="json"
+        f"/api/v1/runs/{run.pk}/release/",
+        {"password": "not it", "audit_trail_reviewed": True},
+        format="json",
     )
 
     body = problem(response, 403)

@@ -6,6 +6,7 @@ import pytest
 
 from protocol_tracker.protocols.models import ProtocolTemplate
 from tests import builders as f
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -43,8 +44,14 @@ def test_detail_has_stages_with_tasks_and_checkpoints_spec_and_source(api, world
     }
 
 
-def test_a_lab_admin_creates_publishes_and_versions_a_protocol(api, lab, lab_admin):
+def _approval(client, protocol_id, **extra):
+    review_hash = client.get(f"/api/v1/protocols/{protocol_id}/").json()["review_hash"]
+    return {"password": PASSWORD, "reason": "validated", "reviewed_hash": review_hash, **extra}
+
+
+def test_a_lab_admin_creates_a_reviewer_approves_then_a_new_version(api, lab, lab_admin, reviewer):
     client = api(lab_admin)
+    qa = api(reviewer)
     definition = f.api_definition("made-here")
 
     created = client.post(
@@ -53,27 +60,40 @@ def test_a_lab_admin_creates_publishes_and_versions_a_protocol(api, lab, lab_adm
         format="json",
     )
     draft_id = created.json()["id"]
-    published = client.post(f"/api/v1/protocols/{draft_id}/publish/", {}, format="json")
-    again = client.post(f"/api/v1/protocols/{draft_id}/publish/", {}, format="json")
+    by_author = client.post(
+        f"/api/v1/protocols/{draft_id}/publish/", _approval(client, draft_id), format="json"
+    )
+    body = _approval(qa, draft_id)
+    published = qa.post(f"/api/v1/protocols/{draft_id}/publish/", body, format="json")
+    again = qa.post(f"/api/v1/protocols/{draft_id}/publish/", body, format="json")
+    approvals = qa.get(f"/api/v1/protocols/{draft_id}/approvals/").json()
     version = client.post(f"/api/v1/protocols/{draft_id}/new-version/", format="json")
 
     assert created.status_code == 201, created.content
     assert (created.json()["status"], len(created.json()["stages"])) == ("draft", 2)
     assert created["Location"] == f"/api/v1/protocols/{draft_id}/"
+    assert by_author.status_code == 403  # lab admins design; reviewers approve
     assert published.status_code == 200 and published.json()["status"] == "published"
     assert again.status_code == 409
+    assert [(a["action"], a["signed_by"], a["reason"]) for a in approvals] == [
+        ("approved_for_use", "reviewer-a", "validated")
+    ]
+    assert [s["key"] for s in approvals[0]["diff"]["stages"]["added"]] == ["expand", "bank"]
     assert version.status_code == 201
     assert (version.json()["version"], version.json()["previous_version"]) == (2, draft_id)
     assert [s["key"] for s in version.json()["stages"]] == ["expand", "bank"]
 
 
-def test_an_empty_draft_cannot_be_published(api, lab, lab_admin):
+def test_an_empty_draft_cannot_be_published(api, lab, lab_admin, reviewer):
     client = api(lab_admin)
     draft = client.post(
         "/api/v1/protocols/", {"code": "empty", "name": "Empty"}, format="json"
     ).json()
 
-    response = client.post(f"/api/v1/protocols/{draft['id']}/publish/", {}, format="json")
+    qa = api(reviewer)
+    response = qa.post(
+        f"/api/v1/protocols/{draft['id']}/publish/", _approval(qa, draft["id"]), format="json"
+    )
 
     assert response.status_code == 400
     body = response.json()

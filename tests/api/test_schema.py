@@ -111,6 +111,9 @@ def test_creates_document_the_idempotency_key(spec):
         ("/api/v1/visits/{id}/values/", "post"),
         ("/api/v1/visits/{id}/correct-value/", "post"),
         ("/api/v1/visits/{id}/cgm-import/", "post"),
+        ("/api/v1/runs/{id}/exceptions/acknowledge/", "post"),
+        ("/api/v1/protocols/{id}/conventions/confirm/", "post"),
+        ("/api/v1/disposition-groups/", "post"),
     }
     for path, method in keyed:
         assert "422" in spec["paths"][path][method]["responses"]
@@ -136,7 +139,7 @@ def test_the_fixed_integration_fields(spec):
     _, required = props("DispositionRequest")
     assert required == {"decision", "justification", "password"}
     release, required = props("ReleaseRequest")
-    assert required == {"password"} and "pending_tests" in release
+    assert required == {"password", "audit_trail_reviewed"} and "pending_tests" in release
     for path in (
         "/api/v1/stage-runs/",
         "/api/v1/deviations/",

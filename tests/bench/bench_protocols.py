@@ -32,16 +32,19 @@ def run() -> dict[str, dict]:
     from protocol_tracker.protocols import services
     from protocol_tracker.protocols.defaults import PROTOCOLS
     from protocol_tracker.protocols.selectors import protocol_detail, protocol_export
-    from tests.builders import chain_definition
+    from tests.builders import approve, chain_definition
     from tests.factories import UserFactory
 
     lab = Lab.objects.create(name="Bench protocols", slug="bench-protocols")
     user = UserFactory(username="bench-protocols-admin")
     Membership.objects.create(user=user, lab=lab, role=Role.LAB_ADMIN)
+    qa = UserFactory(username="bench-protocols-qa")
+    Membership.objects.create(user=qa, lab=lab, role=Role.REVIEWER)
 
     started = time.perf_counter()
     islet, _ = services.protocol_import_defaults(lab=lab)
     import_ms = (time.perf_counter() - started) * 1000
+    islet = approve(islet, qa)  # its conventions confirmed, approved for use
     big = services.protocol_import(lab=lab, definition=chain_definition(60, code="big"))
 
     copy_ms, copy_q = _timed(lambda: services.protocol_new_version(protocol=islet, actor=user))
@@ -58,7 +61,7 @@ def run() -> dict[str, dict]:
     def publish_fresh_copy():
         draft = services.protocol_new_version(protocol=islet, actor=user)
         started = time.perf_counter()
-        services.protocol_publish(protocol=draft, actor=user)
+        approve(draft, qa)  # the signed approval (conventions carried over, unchanged)
         return (time.perf_counter() - started) * 1000
 
     publish_ms = sorted(publish_fresh_copy() for _ in range(REPEAT))[REPEAT // 2]
@@ -74,7 +77,8 @@ def run() -> dict[str, dict]:
                                                     "target": "= islet count"},
         "protocols.new_version_60_stages_ms": {"value": copy_big_ms, "unit": "ms",
                                                "target": "< 200"},
-        "protocols.publish_islet_ms": {"value": publish_ms, "unit": "ms", "target": "< 100"},
+        "protocols.publish_islet_ms": {"value": publish_ms, "unit": "ms",
+                                     "target": "< 1000 (signed: the Argon2 check is ~0.4 s)"},
         "protocols.detail_islet_ms": {"value": detail_ms, "unit": "ms", "target": "< 30"},
         "protocols.detail_islet_queries": {"value": detail_q, "unit": "queries", "target": "5"},
         "protocols.detail_60_stages_queries": {"value": detail_big_q, "unit": "queries",

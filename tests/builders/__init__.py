@@ -6,7 +6,8 @@ as b``). Rows written directly, with no service and no audit entry, are ``tests.
 - ``definitions``: protocol definitions as dicts (``chain_definition``, ``simple_protocol_data``,
   ``clinical_protocol_data``, ``api_definition``, ``wide_definition``, ``web_definition``) and
   the three builders they are made of
-- ``protocols``: those definitions imported by ``protocol_import``
+- ``protocols``: those definitions imported by ``protocol_import``; the defaults approved
+  through change control (``published_defaults``, ``approve``)
 - ``runs``: donors, runs, stage work and QC results; passing and failing values
 - ``instruments``: instruments with a credential, generated and real FCS files
 - ``worlds``: one lab's standing objects for the API (``lab_world``) and web (``scenario``) tests
@@ -31,11 +32,22 @@ from tests.builders.instruments import (
     named_file,
     real_fcs,
 )
-from tests.builders.protocols import api_protocol, draft_protocol, published_protocol, web_protocol
+from tests.builders.protocols import (
+    api_protocol,
+    approve,
+    draft_protocol,
+    published_defaults,
+    published_protocol,
+    qa_reviewer,
+    web_protocol,
+)
 from tests.builders.runs import (
+    BUILDER_REASON,
     T0,
     active_run,
+    complete,
     completed_run,
+    completion_reasons,
     failing_value,
     new_donor,
     passing_value,
@@ -49,6 +61,7 @@ from tests.builders.worlds import LabWorld, Scenario, attach_upload, lab_world, 
 from tests.factories import H
 
 __all__ = [
+    "BUILDER_REASON",
     "CELL_COUNTER_MAPPING",
     "FCS_DIR",
     "T0",
@@ -58,11 +71,14 @@ __all__ = [
     "active_run",
     "api_definition",
     "api_protocol",
+    "approve",
     "attach_upload",
     "chain_definition",
     "checkpoint_definition",
     "clinical_protocol_data",
+    "complete",
     "completed_run",
+    "completion_reasons",
     "draft_protocol",
     "failing_value",
     "fcs_bytes",
@@ -72,7 +88,9 @@ __all__ = [
     "new_donor",
     "passing_value",
     "planned_run",
+    "published_defaults",
     "published_protocol",
+    "qa_reviewer",
     "real_fcs",
     "record",
     "scenario",

@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from protocol_tracker.clinical import services as clinical
 from protocol_tracker.clinical.models import Recipient, Visit
-from protocol_tracker.outcomes.services import run_release
 from protocol_tracker.runs.models import Run
 from protocol_tracker.runs.services import run_create, run_start, stage_start
 from tests.builders.definitions import clinical_protocol_data
+from tests.builders.release import release
 from tests.builders.runs import T0, new_donor, work_stage
-from tests.factories import PASSWORD, MembershipFactory, UserFactory, protocol_from_dict
+from tests.factories import MembershipFactory, UserFactory, protocol_from_dict
 
 H = timedelta(hours=1)
 RELEASED_AT = T0 + 80 * H
@@ -48,7 +48,7 @@ def released_run(lab, technician, reviewer, *, protocol=None, endotoxin: float =
     work_stage(stages["release"], actor=technician, at=T0 + 72 * H, values={"endotoxin": endotoxin})
     run.refresh_from_db()
     with time_machine.travel(RELEASED_AT, tick=False):
-        return run_release(run=run, actor=reviewer, password=PASSWORD)
+        return release(run, reviewer)
 
 
 def start_transplant(run: Run, technician, at: datetime = TRANSPLANT_AT):

@@ -10,7 +10,8 @@ from django.utils import timezone
 from protocol_tracker.protocols.models import CheckpointTemplate, ProtocolTemplate
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import services as run_services
-from protocol_tracker.runs.models import Donor, Run, StageRun
+from protocol_tracker.runs.models import Donor, Run, StageRun, TaskOccurrence
+from protocol_tracker.runs.services import TaskResolutionInput
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai (the ``lab`` fixture's zone)
 
@@ -78,15 +79,37 @@ def record(stage_run: StageRun, actor, key: str = "viability", value=95, unit="%
     )
 
 
+BUILDER_REASON = "logged at completion by the test builder"
+
+
+def completion_reasons(stage_run: StageRun, *, reason: str = BUILDER_REASON) -> dict[str, Any]:
+    """The ``stage_complete`` arguments that resolve ``stage_run``'s open bench tasks that fell
+    due (as done late) and give a reason should it finish outside its window."""
+    due = TaskOccurrence.objects.filter(
+        stage_run=stage_run, done_at__isnull=True, skipped=False, due_at__lte=timezone.now()
+    ).values_list("pk", flat=True)
+    return {
+        "window_reason": reason,
+        "task_resolutions": [TaskResolutionInput(pk, "done_late", reason) for pk in due],
+    }
+
+
+def complete(stage_run: StageRun, actor, *, note: str = "", reason: str = BUILDER_REASON):
+    """Complete ``stage_run`` now, resolving what :func:`completion_reasons` does."""
+    return qc_services.stage_complete(
+        stage_run=stage_run, actor=actor, note=note, **completion_reasons(stage_run, reason=reason)
+    )
+
+
 def completed_run(protocol: ProtocolTemplate, actor) -> Run:
     """A run of ``api_definition`` whose every stage passed and completed (by ``actor``):
     ready for release."""
     sr = working_stage(protocol, actor)
     record(sr, actor)
-    qc_services.stage_complete(stage_run=sr, actor=actor)
+    complete(sr, actor)
     bank = run_services.stage_start(stage_run=stage(sr.run, "bank"), actor=actor)
     record(bank, actor, key="post_thaw_viability")
-    qc_services.stage_complete(stage_run=bank, actor=actor)
+    complete(bank, actor)
     sr.run.refresh_from_db()
     return sr.run
 
@@ -156,4 +179,4 @@ def work_stage(stage_run: StageRun, *, actor, at: datetime, values: dict[str, An
                     measured_at=at,
                     actor=actor,
                 )
-        return qc_services.stage_complete(stage_run=stage_run, actor=actor)
+        return complete(stage_run, actor)

@@ -9,16 +9,16 @@ from protocol_tracker.custody.models import IdentityScan, Item, LoggerFile
 from protocol_tracker.custody.selectors import custody_chain
 from protocol_tracker.demo.custody import demo_custody_seed
 from protocol_tracker.demo.runs import demo_runs_seed
-from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation
 from protocol_tracker.runs.models import Run, TaskOccurrence
 from protocol_tracker.runs.selectors import run_lineage
+from tests.builders import published_defaults
 
 pytestmark = pytest.mark.django_db
 
 
 def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, reviewer, clinician):
-    protocol_import_defaults(lab=lab)
+    published_defaults(lab)
 
     demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
     demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
@@ -69,7 +69,7 @@ def test_demo_seed_makes_runs_at_every_interesting_stage(lab, technician, review
 
 
 def test_the_demo_shows_a_complete_chain_and_one_wrong_label(lab, technician, reviewer, clinician):
-    protocol_import_defaults(lab=lab)
+    published_defaults(lab)
     demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
     demo_custody_seed(lab=lab, technician=technician)
     demo_custody_seed(lab=lab, technician=technician)  # idempotent

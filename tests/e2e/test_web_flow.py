@@ -15,7 +15,7 @@ from protocol_tracker.qc.models import Deviation, DeviationStatus
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, RunStatus, StageRun
 from protocol_tracker.signatures.models import Signature
-from tests.builders import active_run, web_protocol
+from tests.builders import active_run, complete, web_protocol
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -83,7 +83,7 @@ def _finish_run(run: Run, technician) -> None:
     """The technician's remaining work, through the services: complete the first stage (its
     deviation is accepted), then the release stage with a passing endotoxin result."""
     stage_runs = list(StageRun.objects.filter(run=run).order_by("order"))
-    qc_services.stage_complete(stage_run=stage_runs[0], actor=technician)
+    complete(stage_runs[0], technician)
     release = run_services.stage_start(
         stage_run=StageRun.objects.get(pk=stage_runs[1].pk), actor=technician
     )
@@ -95,7 +95,7 @@ def _finish_run(run: Run, technician) -> None:
         measured_at=timezone.now(),
         actor=technician,
     )
-    qc_services.stage_complete(stage_run=release, actor=technician)
+    complete(release, technician)
 
 
 HISTORY = (88, 91, 86, 90, 87, 93, 89, 85, 84, 82, 80, 79)  # drifting down, still in spec
@@ -211,7 +211,13 @@ def _flow(
     assert Run.objects.get(pk=run.pk).status == RunStatus.COMPLETED
     page.goto(f"{base}/runs/{run.pk}/")
     page.get_by_role("link", name=t["release"]).click()
-    page.locator("#id_password").fill(PASSWORD)
+    # Review by exception first: every item acknowledged, then the attestation and signature.
+    for box in page.locator("input[name=ack-keys]").all():
+        box.check()
+    page.locator("#acknowledge").click()
+    expect(page.locator("input[name=ack-keys]")).to_have_count(0)
+    page.locator("#id_sign-audit_trail_reviewed").check()
+    page.locator("#id_sign-password").fill(PASSWORD)
     page.screenshot(path=shots / f"release{suffix}.png", full_page=True)
     page.get_by_role("button", name=t["sign_release"]).click()
     page.screenshot(path=shots / f"after_release{suffix}.png", full_page=True)

@@ -16,7 +16,8 @@ from protocol_tracker.protocols.models import (
     StageTemplate,
     TaskTemplate,
 )
-from tests.builders import H
+from tests.builders import H, approve
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -336,7 +337,7 @@ def test_protocol_update_and_discard(lab, lab_admin):
     ]  # fmt: skip
 
 
-def test_every_write_leaves_audit_events(lab, lab_admin):
+def test_every_write_leaves_audit_events(lab, lab_admin, reviewer):
     """Each service call appends its events (import and publish-with-retire append more)."""
     from tests.builders import chain_definition
 
@@ -364,20 +365,25 @@ def test_every_write_leaves_audit_events(lab, lab_admin):
         stage=a, key="c", assay="a", name="C", metric="m", unit="", value_type="boolean",
         spec={"expected": True}, actor=lab_admin))  # fmt: skip
     assert ev == [("checkpoint_template.added", "admin-a")]
-    _, ev = events_of(lambda: services.protocol_publish(protocol=p, actor=lab_admin))
-    assert ev == [("protocol.published", "admin-a")]
+    signed = [("signature.sign", "reviewer-a"), ("protocol.approved", "reviewer-a")]
+    _, ev = events_of(lambda: approve(p, reviewer))
+    assert ev == [("protocol.published", "reviewer-a"), *signed]
     v2, ev = events_of(lambda: services.protocol_new_version(protocol=p, actor=lab_admin))
     assert ev == [("protocol.version_created", "admin-a")]
+    _, ev = events_of(lambda: approve(v2, reviewer, retire_previous=True))
+    assert ev == [("protocol.published", "reviewer-a"), ("protocol.retired", "reviewer-a"), *signed]
     _, ev = events_of(
-        lambda: services.protocol_publish(protocol=v2, actor=lab_admin, retire_previous=True)
+        lambda: services.protocol_retire(
+            protocol=v2, actor=reviewer, password=PASSWORD, reason="withdrawn"
+        )
     )
-    assert ev == [("protocol.published", "admin-a"), ("protocol.retired", "admin-a")]
-    _, ev = events_of(lambda: services.protocol_retire(protocol=v2, actor=lab_admin))
-    assert ev == [("protocol.retired", "admin-a")]
+    assert ev == [("protocol.retired", "reviewer-a"), ("signature.sign", "reviewer-a")]
     _, ev = events_of(
-        lambda: services.protocol_import(lab=lab, definition=chain_definition(2), actor=lab_admin)
+        lambda: services.protocol_import(
+            lab=lab, definition=chain_definition(2), actor=lab_admin, publish=False
+        )
     )
-    assert ev == [("protocol.imported", "admin-a"), ("protocol.published", "admin-a")]
+    assert ev == [("protocol.imported", "admin-a")]
 
 
 def test_import_default_protocols_command(lab):
@@ -392,8 +398,8 @@ def test_import_default_protocols_command(lab):
     assert (
         out.getvalue().splitlines()
         == [
-            "e-islet-autologous v1: published",
-            "sc-beta-stepwise v1: published",
+            "e-islet-autologous v1: draft",
+            "sc-beta-stepwise v1: draft",
         ]
         * 2
     )

@@ -18,7 +18,7 @@ from protocol_tracker.protocols.models import (
     TaskTemplate,
 )
 from protocol_tracker.protocols.selectors import protocol_export
-from tests.builders import H, chain_definition
+from tests.builders import H, approve, chain_definition, published_defaults
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +29,14 @@ def _counts():
             CheckpointTemplate.objects.count(), AuditEvent.objects.count())  # fmt: skip
 
 
-def test_import_defaults_publishes_both(lab):
+def test_import_defaults_makes_drafts_for_the_lab_to_confirm(lab):
     protocols = services.protocol_import_defaults(lab=lab)
 
+    # Their convention-marked specs wait for the lab's signed confirmation, and each version for
+    # a reviewer's approval: nothing of them may gate a batch yet.
     assert [(p.code, p.version, p.status) for p in protocols] == [
-        ("e-islet-autologous", 1, ProtocolStatus.PUBLISHED),
-        ("sc-beta-stepwise", 1, ProtocolStatus.PUBLISHED),
+        ("e-islet-autologous", 1, ProtocolStatus.DRAFT),
+        ("sc-beta-stepwise", 1, ProtocolStatus.DRAFT),
     ]
     for protocol, definition in zip(protocols, PROTOCOLS, strict=True):
         stages = definition["stages"]
@@ -46,11 +48,10 @@ def test_import_defaults_publishes_both(lab):
         assert StageTemplate.depends_on.through.objects.filter(
             from_stagetemplate__protocol=protocol).count() == sum(
             len(s["depends_on"]) for s in stages)  # fmt: skip
-        assert protocol.published_by is None  # the system
+        assert protocol.published_by is None
         assert services.protocol_validate(protocol=protocol) == []
     assert list(AuditEvent.objects.values_list("action", "actor_label")) == [
-        ("protocol.imported", "system"), ("protocol.published", "system"),
-        ("protocol.imported", "system"), ("protocol.published", "system"),
+        ("protocol.imported", "system"), ("protocol.imported", "system"),
     ]  # fmt: skip
 
 
@@ -174,10 +175,13 @@ def test_import_needs_a_lab_admin(lab, technician):
 
 
 def test_export_then_import_into_another_lab_is_the_same_protocol(lab, other_lab):
-    source = services.protocol_import_defaults(lab=lab)[1]
+    source = published_defaults(lab)[1]
     definition = protocol_export(protocol=source)
 
-    copy_ = services.protocol_import(lab=other_lab, definition=copy.deepcopy(definition))
+    # The other lab confirms the conventions for itself: its copy is a draft until then.
+    copy_ = approve(
+        services.protocol_import(lab=other_lab, definition=copy.deepcopy(definition), publish=False)
+    )
 
     assert copy_.lab == other_lab
     assert copy_.definition_hash == source.definition_hash

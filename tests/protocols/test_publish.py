@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import InvalidTransition, NotPermitted, ValidationFailed
-from protocol_tracker.protocols import services
+from protocol_tracker.protocols import selectors, services
 from protocol_tracker.protocols.models import (
     CheckpointTemplate,
     ProtocolStatus,
@@ -17,9 +17,29 @@ from protocol_tracker.protocols.models import (
     StageTemplate,
     TaskTemplate,
 )
+from protocol_tracker.signatures.selectors import signature_of
 from tests.builders import H, chain_definition, draft_protocol, published_protocol
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+
+def _publish(protocol, reviewer, **kwargs):
+    """Approve ``protocol`` for use as ``reviewer`` would: signed, with the hash reviewed."""
+    return services.protocol_publish(
+        protocol=protocol,
+        actor=reviewer,
+        password=PASSWORD,
+        reason="validated for use",
+        reviewed_hash=selectors.protocol_review_hash(protocol=protocol),
+        **kwargs,
+    )
+
+
+def _retire(protocol, reviewer, reason="superseded"):
+    return services.protocol_retire(
+        protocol=protocol, actor=reviewer, password=PASSWORD, reason=reason
+    )
 
 
 def _counts():
@@ -103,7 +123,7 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
-def test_publish_refuses_each_rule_with_its_message(lab, lab_admin, case):
+def test_publish_refuses_each_rule_with_its_message(lab, reviewer, case):
     protocol = draft_protocol(lab, 3)
     breakage, expected = BROKEN[case]
     breakage(protocol)
@@ -111,7 +131,7 @@ def test_publish_refuses_each_rule_with_its_message(lab, lab_admin, case):
     before = _counts()
 
     with pytest.raises(ValidationFailed) as exc:
-        services.protocol_publish(protocol=protocol, actor=lab_admin)
+        _publish(protocol, reviewer)
 
     assert exc.value.fields == {"protocol": expected}
     assert exc.value.message == ("protocol 'Chain v1' cannot be published: " + "; ".join(expected))
@@ -133,46 +153,49 @@ def test_validate_lists_every_problem_at_once(lab):
     ]
 
 
-def test_several_roots_are_allowed(lab, lab_admin):
+def test_several_roots_are_allowed(lab, reviewer):
     definition = chain_definition(3)
     definition["stages"][2]["depends_on"] = []  # s3 starts with s1
     protocol = services.protocol_import(lab=lab, definition=definition, publish=False)
 
     assert services.protocol_validate(protocol=protocol) == []
-    services.protocol_publish(protocol=protocol, actor=lab_admin)
+    _publish(protocol, reviewer)
 
 
-def test_publish_freezes_and_audits(lab, lab_admin):
+def test_publish_freezes_and_audits(lab, reviewer):
     protocol = draft_protocol(lab, 3)
 
-    services.protocol_publish(protocol=protocol, actor=lab_admin)
+    _publish(protocol, reviewer)
 
     protocol.refresh_from_db()
     assert protocol.status == ProtocolStatus.PUBLISHED
-    assert protocol.published_by == lab_admin
+    assert protocol.published_by == reviewer
     assert protocol.published_at is not None
     assert len(protocol.definition_hash) == 64
     event = AuditEvent.objects.get(action="protocol.published")
-    assert (event.actor_user, event.object_id) == (lab_admin, str(protocol.pk))
+    assert (event.actor_user, event.object_id) == (reviewer, str(protocol.pk))
     assert event.after == {"status": "published", "definition_hash": protocol.definition_hash}
     with pytest.raises(InvalidTransition) as exc:
-        services.protocol_publish(protocol=protocol, actor=lab_admin)
+        _publish(protocol, reviewer)
     assert exc.value.message == ("protocol 'Chain v1' is published; only a draft can be published")
 
 
-@pytest.mark.parametrize("role_user", ["technician", "reviewer", "viewer", "other_technician"])
-def test_only_lab_admins_publish_or_retire(request, lab, role_user):
+@pytest.mark.parametrize(
+    "role_user", ["technician", "lab_admin", "viewer", "clinician", "other_reviewer"]
+)
+def test_only_reviewers_of_the_lab_approve_or_retire(request, lab, role_user):
     user = request.getfixturevalue(role_user)
     draft = draft_protocol(lab, 2)
     published = published_protocol(lab, 2, code="other")
     before = _counts()
 
     with pytest.raises(NotPermitted):
-        services.protocol_publish(protocol=draft, actor=user)
+        _publish(draft, user)
     with pytest.raises(NotPermitted):
-        services.protocol_retire(protocol=published, actor=user)
-    with pytest.raises(NotPermitted):
-        services.protocol_new_version(protocol=published, actor=user)
+        _retire(published, user)
+    if role_user != "lab_admin":
+        with pytest.raises(NotPermitted):
+            services.protocol_new_version(protocol=published, actor=user)
 
     assert _counts() == before
     draft.refresh_from_db()
@@ -221,10 +244,10 @@ EDITS = [
 
 @pytest.mark.parametrize("edit", EDITS)
 @pytest.mark.parametrize("status", ["published", "retired"])
-def test_frozen_protocol_refuses_every_edit(lab, lab_admin, edit, status):
+def test_frozen_protocol_refuses_every_edit(lab, lab_admin, reviewer, edit, status):
     protocol = published_protocol(lab, 3)
     if status == "retired":
-        services.protocol_retire(protocol=protocol, actor=lab_admin)
+        _retire(protocol, reviewer)
     before = _counts()
 
     with pytest.raises(InvalidTransition) as exc:
@@ -246,33 +269,37 @@ def test_every_edit_works_on_a_draft(lab, lab_admin):
         _every_edit(protocol, lab_admin)[edit]()
 
 
-def test_retire_keeps_runs_version_and_refuses_twice(lab, lab_admin):
+def test_retire_keeps_runs_version_and_refuses_twice(lab, reviewer):
     protocol = published_protocol(lab, 2)
 
-    services.protocol_retire(protocol=protocol, actor=lab_admin, reason="superseded")
+    _retire(protocol, reviewer, reason="superseded")
 
     protocol.refresh_from_db()
     assert protocol.status == ProtocolStatus.RETIRED
     event = AuditEvent.objects.get(action="protocol.retired")
+    approval = protocol.approvals.get()
     assert (event.before, event.after, event.reason) == (
         {"status": "published"}, {"status": "retired"}, "superseded")  # fmt: skip
+    signature = signature_of(approval)
+    assert (approval.action, signature.meaning, signature.statement) == (
+        "retired", "retired", "retired Chain v1 from use: superseded")  # fmt: skip
     with pytest.raises(InvalidTransition) as exc:
-        services.protocol_retire(protocol=protocol, actor=lab_admin)
+        _retire(protocol, reviewer)
     assert exc.value.message == (
         "protocol 'Chain v1' is retired; only a published version can be retired"
     )
 
 
-def test_publishing_a_new_version_keeps_or_retires_the_previous(lab, lab_admin):
+def test_publishing_a_new_version_keeps_or_retires_the_previous(lab, lab_admin, reviewer):
     v1 = published_protocol(lab, 2)
     v2 = services.protocol_new_version(protocol=v1, actor=lab_admin)
-    services.protocol_publish(protocol=v2, actor=lab_admin)
+    _publish(v2, reviewer)
     v3 = services.protocol_new_version(protocol=v2, actor=lab_admin)
 
     v1.refresh_from_db()
     assert v1.status == ProtocolStatus.PUBLISHED  # default: runs on v1 and new runs unaffected
 
-    services.protocol_publish(protocol=v3, actor=lab_admin, retire_previous=True)
+    _publish(v3, reviewer, retire_previous=True)
 
     statuses = dict(ProtocolTemplate.objects.values_list("version", "status"))
     assert statuses == {1: "retired", 2: "retired", 3: "published"}

@@ -14,7 +14,7 @@ from protocol_tracker.protocols.selectors import (
     protocols_for_user,
     stage_order,
 )
-from tests.builders import chain_definition, draft_protocol, published_protocol
+from tests.builders import approve, chain_definition, draft_protocol, published_protocol
 
 pytestmark = pytest.mark.django_db
 
@@ -71,12 +71,12 @@ def test_stage_order_is_topological_with_ties_by_order(lab):
     assert [s.key for s in stage_order(protocol)] == ["s1", "s3", "s4", "s2", "s5"]
 
 
-def test_latest_published_and_versions(lab, lab_admin):
+def test_latest_published_and_versions(lab, lab_admin, reviewer):
     v1 = published_protocol(lab, 2)
     v2 = services.protocol_new_version(protocol=v1, actor=lab_admin)
 
     assert protocol_latest_published(lab=lab, code="chain") == v1
-    services.protocol_publish(protocol=v2, actor=lab_admin)
+    approve(v2, reviewer)
     assert protocol_latest_published(lab=lab, code="chain") == v2
     assert list(protocol_versions(protocol=v1)) == [v2, v1]
     assert protocol_latest_published(lab=lab, code="nope") is None

@@ -16,7 +16,8 @@ from protocol_tracker.protocols.models import (
     TaskTemplate,
 )
 from protocol_tracker.protocols.selectors import protocol_diff, protocol_export
-from tests.builders import H, draft_protocol, published_protocol
+from tests.builders import H, approve, draft_protocol, published_protocol
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +48,10 @@ def _rows(protocol):
     return stages, edges, tasks, checkpoints
 
 
-def test_new_version_deep_clones_the_default_protocol(lab, lab_admin):
-    source = services.protocol_import(lab=lab, definition=PROTOCOLS[0])
+def test_new_version_deep_clones_the_default_protocol(lab, lab_admin, reviewer):
+    source = approve(
+        services.protocol_import(lab=lab, definition=PROTOCOLS[0], publish=False), reviewer
+    )
 
     draft = services.protocol_new_version(protocol=source, actor=lab_admin)
 
@@ -72,8 +75,9 @@ def test_new_version_deep_clones_the_default_protocol(lab, lab_admin):
     assert event.after == {"code": source.code, "version": 2, "copied_from": source.pk,
                            "copied_from_version": 1, "stages": 12, "dependencies": 11,
                            "tasks": 8, "checkpoints": 97}  # fmt: skip
-    # Republishing the unchanged copy yields the same definition hash.
-    services.protocol_publish(protocol=draft, actor=lab_admin)
+    # Republishing the unchanged copy yields the same definition hash; its conventions stay
+    # confirmed (the same content), so the approval needs no new confirmation.
+    approve(draft, reviewer)
     draft.refresh_from_db()
     assert draft.definition_hash == source.definition_hash
 
@@ -100,9 +104,9 @@ def test_new_version_numbers_after_the_highest_and_refuses_drafts(lab, lab_admin
     assert exc.value.message == "protocol 'Chain v2' is a draft; edit it instead of copying it"
 
 
-def test_new_version_from_a_retired_version(lab, lab_admin):
+def test_new_version_from_a_retired_version(lab, lab_admin, reviewer):
     v1 = published_protocol(lab, 2)
-    services.protocol_retire(protocol=v1, actor=lab_admin)
+    services.protocol_retire(protocol=v1, actor=reviewer, password=PASSWORD, reason="withdrawn")
 
     v2 = services.protocol_new_version(protocol=v1, actor=lab_admin)
 

@@ -3,6 +3,7 @@ conditional release and late results."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import (
+    DomainError,
     InvalidTransition,
     NotPermitted,
     SignatureRefused,
@@ -30,10 +32,19 @@ from protocol_tracker.runs.models import RunStatus, StageStatus, TaskOccurrence
 from protocol_tracker.runs.services import stage_start
 from protocol_tracker.signatures.models import Signature
 from tests.builders import T0, work_stage
+from tests.builders.release import acknowledge_all
 from tests.factories import PASSWORD
 
 H = timedelta(hours=1)
 pytestmark = pytest.mark.django_db
+
+
+def release_run(*, run, actor, password, **kwargs):
+    """Acknowledge what may be acknowledged (refusals are the release's to report), then
+    release with the audit-trail attestation."""
+    with contextlib.suppress(DomainError):
+        acknowledge_all(run, actor)
+    return run_release(run=run, actor=actor, password=password, audit_trail_reviewed=True, **kwargs)
 
 
 def _stage(run, key):
@@ -303,7 +314,7 @@ def test_only_reviewers_of_the_lab_sign(active_run, technician, other_reviewer):
 def test_release_end_to_end(active_run, technician, reviewer):
     run = _complete_run(active_run, technician)
 
-    released = run_release(run=run, actor=reviewer, password=PASSWORD)
+    released = release_run(run=run, actor=reviewer, password=PASSWORD)
 
     assert (released.status, released.conditional_release, released.pending_tests) == (
         RunStatus.RELEASED,
@@ -312,7 +323,10 @@ def test_release_end_to_end(active_run, technician, reviewer):
     )
     signature = Signature.objects.get(meaning="released")
     assert (signature.object_type, signature.run_id) == ("runs.run", run.pk)
-    assert signature.statement == f"released run {run.code}"
+    assert signature.statement == (
+        f"released run {run.code}; I reviewed this batch's audit trail and every exception of "
+        "its review by exception, each acknowledged (1 listed)"
+    )
     with pytest.raises(InvalidTransition, match="is released; results can no longer"):
         qc_result_record(
             stage_run=_stage(run, "release"),
@@ -326,12 +340,12 @@ def test_release_end_to_end(active_run, technician, reviewer):
 
 def test_release_refuses_an_active_run_and_open_deviations(active_run, technician, reviewer):
     with pytest.raises(InvalidTransition, match="only a completed run"):
-        run_release(run=active_run, actor=reviewer, password=PASSWORD)
+        release_run(run=active_run, actor=reviewer, password=PASSWORD)
 
     deviation_open(run=active_run, kind="manual", title="Label misprint", actor=technician)
     run = _complete_run(active_run, technician)
     with pytest.raises(InvalidTransition, match="open deviations DEV-"):
-        run_release(run=run, actor=reviewer, password=PASSWORD)
+        release_run(run=run, actor=reviewer, password=PASSWORD)
     run.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
 
@@ -340,8 +354,8 @@ def test_four_eyes_whoever_worked_the_run_cannot_release_it(active_run, reviewer
     run = _complete_run(active_run, reviewer)
 
     with pytest.raises(SignatureRefused, match="four eyes"):
-        run_release(run=run, actor=reviewer, password=PASSWORD)
-    assert run_release(run=run, actor=reviewer2, password=PASSWORD).status == RunStatus.RELEASED
+        release_run(run=run, actor=reviewer, password=PASSWORD)
+    assert release_run(run=run, actor=reviewer2, password=PASSWORD).status == RunStatus.RELEASED
 
 
 def test_conditional_release_then_a_failing_late_result_flags_the_run(
@@ -349,13 +363,13 @@ def test_conditional_release_then_a_failing_late_result_flags_the_run(
 ):
     run = _complete_run(active_run, technician, sterility="pending")
     with pytest.raises(InvalidTransition, match="still pending: 'Sterility'"):
-        run_release(run=run, actor=reviewer, password=PASSWORD)
+        release_run(run=run, actor=reviewer, password=PASSWORD)
     with pytest.raises(ValidationFailed, match="'endotoxin' is not a pending test"):
-        run_release(
+        release_run(
             run=run, actor=reviewer, password=PASSWORD, pending_tests=["sterility", "endotoxin"]
         )
 
-    released = run_release(run=run, actor=reviewer, password=PASSWORD, pending_tests=["sterility"])
+    released = release_run(run=run, actor=reviewer, password=PASSWORD, pending_tests=["sterility"])
     assert (released.conditional_release, released.pending_tests) == (True, ["sterility"])
 
     release = _stage(run, "release")
@@ -383,7 +397,7 @@ def test_conditional_release_then_a_failing_late_result_flags_the_run(
 
 def test_a_passing_late_result_clears_the_pending_test(active_run, technician, reviewer):
     run = _complete_run(active_run, technician, sterility="pending")
-    run_release(run=run, actor=reviewer, password=PASSWORD, pending_tests=["sterility"])
+    release_run(run=run, actor=reviewer, password=PASSWORD, pending_tests=["sterility"])
     release = _stage(run, "release")
 
     with time_machine.travel(T0 + 14 * 24 * H, tick=False):

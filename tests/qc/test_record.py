@@ -14,7 +14,7 @@ from protocol_tracker.qc.models import Deviation, DeviationKind, QCResult, Verdi
 from protocol_tracker.qc.services import qc_result_correct, qc_result_record, stage_complete
 from protocol_tracker.runs.models import RunStatus, StageStatus
 from protocol_tracker.runs.services import stage_start
-from tests.builders import T0
+from tests.builders import T0, complete
 from tests.factories import InstrumentFactory
 
 H = timedelta(hours=1)
@@ -42,7 +42,7 @@ def expand(active_run, technician):
         actor=technician,
     )
     with time_machine.travel(T0 + 24 * H, tick=False):
-        stage_complete(stage_run=collect, actor=technician)
+        complete(collect, technician)
         return stage_start(stage_run=_stage(active_run, "expand"), actor=technician)
 
 
@@ -244,7 +244,7 @@ def test_stage_completes_only_when_every_blocking_checkpoint_passes(expand, tech
     record(expand, "density", 6, actor=technician)
     record(expand, "mycoplasma", False, actor=technician)
     with time_machine.travel(T0 + 96 * H, tick=False):
-        done = stage_complete(stage_run=expand, actor=technician)
+        done = complete(expand, technician)
     assert done.status == StageStatus.COMPLETED
 
 

@@ -20,11 +20,10 @@ from protocol_tracker.qc.services import (
     deviation_open,
     qc_result_correct,
     qc_results_record_bulk,
-    stage_complete,
 )
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, RunStatus, StageRun
-from tests.builders import new_donor, wide_definition
+from tests.builders import complete, new_donor, wide_definition
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +90,7 @@ def _completed_run(protocol, technician, reviewer, *, results, failing, correcte
             password=PASSWORD,
             actor=reviewer,
         )
-    stage_complete(stage_run=StageRun.objects.get(pk=stage_run.pk), actor=technician)
+    complete(StageRun.objects.get(pk=stage_run.pk), technician)
     run = Run.objects.get(pk=run.pk)
     assert run.status == RunStatus.COMPLETED
     return run

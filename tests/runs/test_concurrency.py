@@ -15,7 +15,7 @@ from protocol_tracker.qc.models import QCResult
 from protocol_tracker.qc.services import qc_result_record, stage_complete
 from protocol_tracker.runs.models import Run, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_passage, run_start, stage_start
-from tests.builders import simple_protocol_data
+from tests.builders import completion_reasons, simple_protocol_data
 from tests.factories import DonorFactory, protocol_from_dict
 
 pytestmark = pytest.mark.postgres
@@ -69,9 +69,10 @@ def test_two_technicians_complete_the_same_stage_at_once(started, technician, te
         actor=technician,
     )
 
+    reasons = completion_reasons(started)
     outcomes = _race(
-        lambda: stage_complete(stage_run=started, actor=technician),
-        lambda: stage_complete(stage_run=started, actor=technician2),
+        lambda: stage_complete(stage_run=started, actor=technician, **reasons),
+        lambda: stage_complete(stage_run=started, actor=technician2, **reasons),
     )
 
     wins = [o for o in outcomes if isinstance(o, StageRun)]

@@ -9,15 +9,14 @@ import pytest
 import time_machine
 
 from protocol_tracker.core.errors import InvalidTransition
-from protocol_tracker.outcomes.services import run_release
-from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation
-from protocol_tracker.qc.services import qc_result_record, stage_complete
+from protocol_tracker.qc.services import qc_result_record
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_start, stage_start
-from tests.builders import T0, passing_value
+from tests.builders import T0, complete, passing_value, published_defaults
 from tests.builders.custody import needs_custody, satisfy
-from tests.factories import PASSWORD, CoiFactory, DonorFactory, InstrumentFactory
+from tests.builders.release import release
+from tests.factories import CoiFactory, DonorFactory, InstrumentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,11 +46,11 @@ def _work_everything(run, technician, instrument):
                         measured_at=sr.due_at,
                         actor=actor,
                     )
-                stage_complete(stage_run=sr, actor=technician)
+                complete(sr, technician)
 
 
 def _setup(lab, technician, index):
-    protocol = protocol_import_defaults(lab=lab)[index]
+    protocol = published_defaults(lab)[index]
     donor = DonorFactory(lab=lab, code=f"E2E-{index}", coi=CoiFactory(lab=lab))
     instrument = InstrumentFactory(
         lab=lab,
@@ -91,7 +90,7 @@ def test_e_islet_manufacturing_release_transplant_follow_up(lab, technician, rev
 
     released_at = run.completed_at + timedelta(hours=4)
     with time_machine.travel(released_at, tick=False):
-        released = run_release(run=run, actor=reviewer, password=PASSWORD)
+        released = release(run, reviewer)
     transplant.refresh_from_db()
     assert (released.status, transplant.status, transplant.planned_start) == (
         RunStatus.RELEASED,
@@ -118,5 +117,5 @@ def test_sc_beta_stepwise_runs_end_to_end(lab, technician, reviewer):
     assert set(_statuses(run).values()) == {StageStatus.COMPLETED}
     assert Deviation.objects.count() == 0
 
-    released = run_release(run=run, actor=reviewer, password=PASSWORD)
+    released = release(run, reviewer)
     assert released.status == RunStatus.RELEASED

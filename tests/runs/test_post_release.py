@@ -11,7 +11,7 @@ import time_machine
 
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import InvalidTransition, RowErrors
-from protocol_tracker.outcomes.services import run_reject, run_release
+from protocol_tracker.outcomes.services import run_reject
 from protocol_tracker.protocols.services import protocol_import_defaults
 from protocol_tracker.qc.models import Deviation, QCResult
 from protocol_tracker.qc.selectors import run_release_check
@@ -27,7 +27,8 @@ from protocol_tracker.runs import planning
 from protocol_tracker.runs.models import Run, RunStatus, StageStatus, TaskOccurrence
 from protocol_tracker.runs.selectors import bench_board, post_release_stage_ids
 from protocol_tracker.runs.services import run_create, run_start, stage_start, task_done
-from tests.builders import T0, clinical_protocol_data, work_stage
+from tests.builders import T0, clinical_protocol_data, complete, work_stage
+from tests.builders.release import release
 from tests.factories import PASSWORD, protocol_from_dict
 
 H = timedelta(hours=1)
@@ -76,7 +77,7 @@ def completed(run, technician):
 @pytest.fixture
 def released(completed, reviewer):
     with time_machine.travel(RELEASED_AT, tick=False):
-        return run_release(run=completed, actor=reviewer, password=PASSWORD)
+        return release(completed, reviewer)
 
 
 def _plan(run):
@@ -231,10 +232,12 @@ def test_the_release_opens_the_post_release_stages_planned_from_it(released):
     }
     visits = TaskOccurrence.objects.filter(stage_run__run=released).order_by("due_at")
     assert [v.due_at - T0 for v in visits] == [104 * H + 7 * D, 104 * H + 14 * D]
-    tail = AuditEvent.objects.filter(run=released).order_by("-id")[:5]
+    tail = AuditEvent.objects.filter(run=released).order_by("-id")[:7]
     assert [e.action for e in reversed(tail)] == [
         "run.release",
         "signature.sign",
+        "release_document.store",
+        "release_document.store",
         "stage_run.ready_replan",
         "stage_run.replan",
         "stage_run.ready_replan",
@@ -289,7 +292,7 @@ def test_end_to_end_transplant_and_follow_up_after_the_release(released, technic
             reason="bag weighed again",
             actor=technician,
         )
-        stage_complete(stage_run=transplant, actor=technician)
+        complete(transplant, technician)
     assert (corrected.supersedes_id, corrected.value_number) == (dose.pk, 450)
 
     plan = _plan(released)
@@ -371,7 +374,7 @@ def test_conditional_release_leaves_the_pending_test_open_beside_the_clinic(
 ):
     run = _manufacture(run, technician, sterility_pending=True)
     with time_machine.travel(RELEASED_AT, tick=False):
-        run_release(run=run, actor=reviewer, password=PASSWORD, pending_tests=["sterility"])
+        release(run, reviewer, pending_tests=["sterility"])
     with time_machine.travel(RELEASED_AT + H, tick=False):
         stage_start(stage_run=_stage(run, "transplant"), actor=technician)
 

@@ -63,6 +63,9 @@ def test_finishing_outside_the_window_opens_a_window_deviation(active_run, techn
     )
     assert deviation.title == "Stage 'Collect' finished 6.0 h late"
     assert "2026-03-03 15:00 CST" in deviation.description  # the lab's local time
+    assert deviation.description.endswith(
+        "Reason given at completion: logged at completion by the test builder"
+    )
 
 
 def test_early_finish_beyond_the_window_is_a_deviation_too(active_run, technician):

@@ -34,7 +34,7 @@ from protocol_tracker.runs.services import (
     stage_start,
     task_done,
 )
-from tests.builders import T0, simple_protocol_data
+from tests.builders import T0, complete, simple_protocol_data
 from tests.factories import DonorFactory, protocol_from_dict
 
 H = timedelta(hours=1)
@@ -389,7 +389,7 @@ def test_task_done_once(active_run, technician):
         actor=technician,
     )
     with time_machine.travel(T0 + 24 * H, tick=False):
-        stage_complete(stage_run=collect, actor=technician)
+        complete(collect, technician)
         expand = stage_start(stage_run=_stages(active_run)["expand"], actor=technician)
     feed = TaskOccurrence.objects.filter(stage_run=expand).first()
 

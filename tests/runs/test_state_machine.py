@@ -30,7 +30,13 @@ from protocol_tracker.qc.services import (
 from protocol_tracker.runs.models import RunStatus, StageRun, StageStatus
 from protocol_tracker.runs.services import run_create, run_passage, run_start, stage_start
 from protocol_tracker.signatures.models import Signature
-from tests.builders import T0, failing_value, passing_value, simple_protocol_data
+from tests.builders import (
+    T0,
+    completion_reasons,
+    failing_value,
+    passing_value,
+    simple_protocol_data,
+)
 from tests.factories import PASSWORD, DonorFactory, protocol_from_dict
 
 H = timedelta(hours=1)
@@ -124,7 +130,9 @@ def make_machine(lab, technician, reviewer):
         @rule(key=st.sampled_from([None, *STAGES]))
         def complete(self, key):
             sr = self._stage(key) if key else self._current()
-            self._call(lambda: stage_complete(stage_run=sr, actor=technician))
+            self._call(
+                lambda: stage_complete(stage_run=sr, actor=technician, **completion_reasons(sr))
+            )
 
         @rule(decision=st.sampled_from(["accept", "retest"]))
         def dispose(self, decision):
@@ -169,7 +177,9 @@ def make_machine(lab, technician, reviewer):
                         actor=technician,
                     )
                 )
-            self._call(lambda: stage_complete(stage_run=sr, actor=technician))
+            self._call(
+                lambda: stage_complete(stage_run=sr, actor=technician, **completion_reasons(sr))
+            )
 
         @rule()
         def passage(self):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.builders import api_protocol, completed_run, draft_protocol, qa_reviewer
 from tests.builders.clinical import standing
 from tests.builders.custody_world import cw_of_scenario
+from tests.builders.release import release
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +28,25 @@ def _cw(s):
     return cw_of_scenario(s)
 
 
+def _released(s):
+    """The scenario's released run (made once): its stored batch record and certificate."""
+    if not hasattr(s, "released"):
+        s.released = release(completed_run(api_protocol(s.run.lab), s.run.created_by),
+                             qa_reviewer(s.run.lab))  # fmt: skip
+    return s.released
+
+
+def _draft(s):
+    """A draft of the scenario's lab, made once (its first stage edited and removed below)."""
+    if not hasattr(s, "draft"):
+        s.draft = draft_protocol(s.run.lab, 2, code="matrix-draft")
+    return s.draft
+
+
+def _draft_stage(s):
+    return _draft(s).stages.order_by("-order").first()
+
+
 # name, method, url from a scenario, roles allowed, status when allowed (own lab)
 OBJECT_VIEWS = [
     ("run", "get", lambda s: f"/runs/{s.run.pk}/", ALL, 200),
@@ -42,6 +63,33 @@ OBJECT_VIEWS = [
     ("deviation", "get", lambda s: f"/deviations/{s.deviation.pk}/", ALL, 200),
     ("run_release", "get", lambda s: f"/runs/{s.run.pk}/release/", REVIEW, 200),
     ("run_reject", "get", lambda s: f"/runs/{s.run.pk}/reject/", REVIEW, 200),
+    ("run_deviations", "get", lambda s: f"/runs/{s.run.pk}/deviations/", ALL, 200),
+    ("run_deviations_sign", "post", lambda s: f"/runs/{s.run.pk}/deviations/", REVIEW, 200),
+    ("batch_record_pdf", "get", lambda s: f"/runs/{s.run.pk}/record.pdf", ALL, 200),
+    ("certificate_pdf", "get", lambda s: f"/runs/{_released(s).pk}/certificate.pdf", ALL, 200),
+    (
+        "stage_complete_reasons",
+        "get",
+        lambda s: f"/stages/{s.stage_run.pk}/complete/reasons/",
+        WORK,
+        200,
+    ),
+    ("protocol_approve", "get", lambda s: f"/protocols/{_draft(s).pk}/approve/", REVIEW, 200),
+    ("protocol_retire", "get", lambda s: f"/protocols/{s.protocol.pk}/retire/", REVIEW, 200),
+    (
+        "protocol_part_edit",
+        "get",
+        lambda s: f"/protocols/{_draft(s).pk}/edit/stage/{_draft_stage(s).pk}/",
+        DESIGN,
+        200,
+    ),
+    (
+        "protocol_part_remove",
+        "post",
+        lambda s: f"/protocols/{_draft(s).pk}/remove/stage/{_draft_stage(s).pk}/",
+        DESIGN,
+        302,
+    ),
     ("trend", "get", lambda s: f"/trends/{s.checkpoint.pk}/", ALL, 200),
     ("protocol", "get", lambda s: f"/protocols/{s.protocol.pk}/", ALL, 200),
     ("protocol_compare", "get", lambda s: f"/protocols/{s.protocol.pk}/compare/", ALL, 200),
@@ -142,6 +190,7 @@ LAB_VIEWS = [
     ("review", "/review/", ALL),
     ("trends", "/trends/", ALL),
     ("protocols", "/protocols/", ALL),
+    ("qc_export", "/exports/", ALL),
     ("protocol_new", "/protocols/new/", DESIGN),
     ("notifications", "/notifications/", ALL),
     ("preferences", "/preferences/", ALL),

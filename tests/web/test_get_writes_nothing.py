@@ -20,12 +20,14 @@ from django.utils import timezone
 
 from protocol_tracker.api.services import personal_token_issue
 from protocol_tracker.audit.models import AuditEvent
+from protocol_tracker.qc import services as qc_services
 from protocol_tracker.reminders.models import Notification
 from protocol_tracker.reminders.services import calendar_token_issue
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
 from tests.builders.clinical import standing
 from tests.builders.custody_world import custody_objects
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -80,9 +82,24 @@ def _lab(lab, technician, reviewer, technician2) -> Lab:
             "clinical": records.recipient.pk,
             "visits": records.visit.pk,
             "value": records.value.pk,
+            "disposition-groups": _group(world).pk,
+            "item": world.protocol.stages.order_by("order").first().pk,
         },
         checkpoint=checkpoint.pk,
     )
+
+
+def _group(world):
+    pair = [
+        qc_services.deviation_open(
+            run=world.run, kind="manual", severity="minor", title=f"Label {n}", actor=world.worker
+        )
+        for n in (1, 2)
+    ]
+    return qc_services.deviation_disposition_group(
+        deviations=pair, decision="accept", justification="reprinted", password=PASSWORD,
+        actor=f.qa_reviewer(world.lab),
+    )  # fmt: skip
 
 
 def _own_objects(user, lab) -> dict[str, int]:
@@ -111,6 +128,7 @@ def _url(name: str, route: str, params: tuple[str, ...], data: Lab, own: dict[st
         "action": lambda: "start" if segment == "runs" else "validate",
         "token": lambda: ids["calendar"],
         "part": lambda: "stage",
+        "item": lambda: ids["item"],
         "path": lambda: "nothing-here/",
         "value_pk": lambda: ids["value"],
     }

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from protocol_tracker.protocols.models import CheckpointTemplate, ProtocolTemplate, StageTemplate
 from tests.builders import web_protocol
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def test_create_draft_refuses_a_bad_code_next_to_the_field(client, lab, lab_admi
     assert ProtocolTemplate.objects.count() == 0
 
 
-def test_add_stage_then_checkpoint_then_validate_and_publish(client, draft):
+def test_add_stage_then_checkpoint_then_validate_and_publish(client, draft, reviewer):
     url = reverse("web:protocol_add", args=[draft.pk, "stage"])
     assert client.post(url, STAGE).status_code == 302
     stage = StageTemplate.objects.get(protocol=draft, key="thaw")
@@ -53,11 +54,22 @@ def test_add_stage_then_checkpoint_then_validate_and_publish(client, draft):
 
     page = client.post(reverse("web:protocol_action", args=[draft.pk, "validate"]))
     assert "No problems: this draft can be published." in page.content.decode()
+    # The designer cannot publish: a reviewer approves it, signed (change control).
     assert (
-        client.post(reverse("web:protocol_action", args=[draft.pk, "publish"])).status_code == 302
+        client.post(reverse("web:protocol_action", args=[draft.pk, "publish"])).status_code == 404
     )
+    client.force_login(reviewer)
+    approve = reverse("web:protocol_approve", args=[draft.pk])
+    page = client.get(approve)
+    review_hash = page.context["approve_form"].initial["reviewed_hash"]
+    response = client.post(
+        approve,
+        {"action": "publish", "approve-reason": "first version", "approve-password": PASSWORD,
+         "approve-reviewed_hash": review_hash},
+    )  # fmt: skip
+    assert response.status_code == 302
     draft.refresh_from_db()
-    assert draft.status == "published"
+    assert (draft.status, draft.published_by) == ("published", reviewer)
 
 
 def test_service_refusal_is_shown_next_to_the_field_and_keeps_the_input(client, draft):

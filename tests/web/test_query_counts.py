@@ -34,7 +34,9 @@ def _add_runs(lab, protocol, technician, count: int, start: int) -> None:
 # Page → exact query count: session, user, the user's labs, role, unread badge (5), then the
 # page's own fixed set (bench: two aggregate counts and three capped lists each of stage runs
 # and bench tasks; run page: the run and its stages, checkpoints, results, tasks, deviations,
-# signatures, children and audit trail).
+# signatures, children and audit trail; the batch record adds its review by exception: results,
+# deviations, stage runs, bench tasks, acknowledgements, the post-release stages, the stored
+# documents).
 PAGES = {
     "bench": (lambda s: "/", 14),  # + the re-tests due (one query)
     "runs": (lambda s: "/runs/", 8),
@@ -44,8 +46,8 @@ PAGES = {
     ),  # + the chain of custody: items, hand-offs, scans, shipments, label prints
     "batch_record": (
         lambda s: f"/runs/{s['run'].pk}/record/",
-        19,
-    ),  # + the chain of custody (items, hand-offs, scans, shipments) and the recipient
+        26,
+    ),  # + the review by exception (7), the chain of custody (4) and the recipient (1)
     "review": (lambda s: "/review/", 8),
     "trend": (lambda s: f"/trends/{s['checkpoint'].pk}/", 7),
 }

@@ -6,11 +6,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from protocol_tracker.outcomes.selectors import run_review
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.models import Deviation
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Run, StageRun
 from protocol_tracker.signatures.models import Signature
+from tests.builders import complete
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +103,7 @@ def test_missing_justification_is_shown_next_to_it(client, investigated, reviewe
 
 def _complete(run, technician):
     stage_runs = list(StageRun.objects.filter(run=run).order_by("order"))
-    qc_services.stage_complete(stage_run=stage_runs[0], actor=technician)
+    complete(stage_runs[0], technician)
     release = run_services.stage_start(
         stage_run=StageRun.objects.get(pk=stage_runs[1].pk), actor=technician
     )
@@ -113,7 +115,7 @@ def _complete(run, technician):
         measured_at=timezone.now(),
         actor=technician,
     )
-    qc_services.stage_complete(stage_run=release, actor=technician)
+    complete(release, technician)
 
 
 @pytest.fixture
@@ -131,10 +133,18 @@ def completed(investigated, technician, reviewer2):
 
 def test_release_with_signature(client, completed, reviewer):
     client.force_login(reviewer)
-    page = client.get(reverse("web:run_release", args=[completed.run.pk])).content.decode()
+    url = reverse("web:run_release", args=[completed.run.pk])
+    page = client.get(url).content.decode()
     assert f"I release batch {completed.run.code} for use" in page
+    keys = [row.item.key for row in run_review(completed.run).rows]
+    refused = client.post(
+        url, {"action": "release", "sign-password": PASSWORD, "sign-audit_trail_reviewed": "on"}
+    )
+    assert "exception(s) not acknowledged" in refused.content.decode()
+    acked = client.post(url, {"action": "acknowledge", "ack-keys": keys, "ack-comment": "seen"})
+    assert acked.status_code == 302
     response = client.post(
-        reverse("web:run_release", args=[completed.run.pk]), {"password": PASSWORD}
+        url, {"action": "release", "sign-password": PASSWORD, "sign-audit_trail_reviewed": "on"}
     )
     assert response.status_code == 302
     run = Run.objects.get(pk=completed.run.pk)
@@ -142,6 +152,9 @@ def test_release_with_signature(client, completed, reviewer):
     assert Signature.objects.filter(run=run, meaning="released", signer=reviewer).count() == 1
     record = client.get(reverse("web:batch_record", args=[run.pk])).content.decode()
     assert "released run " + run.code in record
+    assert "SHA-256" in record
+    pdf = client.get(reverse("web:batch_record_pdf", args=[run.pk]))
+    assert (pdf.status_code, pdf["Content-Type"]) == (200, "application/pdf")
     assert "run.release" in record
 
 

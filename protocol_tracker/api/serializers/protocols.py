@@ -7,6 +7,7 @@ from rest_framework import serializers
 from labs.models import Lab
 from protocol_tracker.api.serializers.common import (
     HoursField,
+    PasswordField,
     ScopedPrimaryKeyField,
     SparseFieldsMixin,
 )
@@ -19,6 +20,7 @@ from protocol_tracker.protocols.models import (
     TaskTemplate,
     ValueType,
 )
+from protocol_tracker.protocols.selectors import protocol_review_hash
 
 PROTOCOL_LIST_FIELDS = [
     "id",
@@ -112,11 +114,17 @@ class StageOutSerializer(serializers.ModelSerializer):
 
 class ProtocolDetailSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     stages = StageOutSerializer(many=True, read_only=True)
+    review_hash = serializers.SerializerMethodField(
+        help_text="The definition's hash as it stands: an approval names the one reviewed."
+    )
 
     class Meta:
         model = ProtocolTemplate
-        fields = [*PROTOCOL_LIST_FIELDS, "published_by", "created_by", "stages"]
+        fields = [*PROTOCOL_LIST_FIELDS, "published_by", "created_by", "review_hash", "stages"]
         read_only_fields = fields
+
+    def get_review_hash(self, protocol) -> str:
+        return protocol_review_hash(protocol=protocol)
 
 
 # --- drafts ---------------------------------------------------------------------------------
@@ -218,6 +226,15 @@ class ProtocolCreateSerializer(serializers.Serializer):
 
 
 class ProtocolPublishSerializer(serializers.Serializer):
+    """A reviewer's signed approval for use (four eyes: not the draft's author)."""
+
+    password = PasswordField()
+    reason = serializers.CharField(max_length=4000, help_text="Why this version is approved.")
+    reviewed_hash = serializers.CharField(
+        max_length=64,
+        help_text="The `review_hash` of the draft you reviewed (GET the protocol): a draft "
+        "changed since is refused.",
+    )
     retire_previous = serializers.BooleanField(
         required=False,
         default=False,
@@ -226,4 +243,42 @@ class ProtocolPublishSerializer(serializers.Serializer):
 
 
 class ProtocolRetireSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    password = PasswordField()
+    reason = serializers.CharField(max_length=4000)
+
+
+class ConventionConfirmSerializer(serializers.Serializer):
+    checkpoint_keys = serializers.ListField(
+        child=serializers.CharField(max_length=64), min_length=1, max_length=500
+    )
+    password = PasswordField()
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+
+
+class ConventionSerializer(serializers.Serializer):
+    stage = serializers.CharField(source="stage_key")
+    key = serializers.CharField()
+    name = serializers.CharField()
+    content = serializers.JSONField(help_text="The convention as confirmation binds it.")
+    convention_hash = serializers.CharField()
+    confirmed = serializers.BooleanField()
+    confirmed_by = serializers.SerializerMethodField()
+    confirmed_at = serializers.SerializerMethodField()
+
+    def get_confirmed_by(self, row) -> str | None:
+        return row.confirmation.confirmed_by.get_username() if row.confirmation else None
+
+    def get_confirmed_at(self, row) -> str | None:
+        return row.confirmation.confirmed_at.isoformat() if row.confirmation else None
+
+
+class ProtocolApprovalSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    reason = serializers.CharField()
+    compared_with = serializers.IntegerField(source="compared_with_id", allow_null=True)
+    diff = serializers.JSONField()
+    definition_hash = serializers.CharField()
+    signed_by = serializers.CharField(source="signed_by.get_username")
+    signed_at = serializers.DateTimeField()
+    signature = serializers.IntegerField(source="signature_id", allow_null=True)

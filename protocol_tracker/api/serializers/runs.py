@@ -264,6 +264,10 @@ class ReasonSerializer(serializers.Serializer):
 
 class ReleaseSerializer(serializers.Serializer):
     password = PasswordField()
+    audit_trail_reviewed = serializers.BooleanField(
+        help_text="You attest that you reviewed the batch's audit trail (part of the release's "
+        "meaning); must be true."
+    )
     pending_tests = serializers.ListField(
         child=serializers.CharField(max_length=64),
         required=False,
@@ -344,6 +348,11 @@ class AssignSerializer(serializers.Serializer):
 
 class TaskOccurrenceSerializer(SparseFieldsMixin, serializers.ModelSerializer):
     run = serializers.IntegerField(source="stage_run.run_id", read_only=True)
+    resolution = serializers.CharField(
+        read_only=True,
+        help_text="How it was closed at its stage's completion: done_late, skipped, "
+        "not_applicable; empty otherwise.",
+    )
     key = serializers.CharField(source="task.key", read_only=True)
     name = serializers.CharField(source="task.name", read_only=True)
     is_open = serializers.BooleanField(read_only=True)
@@ -362,6 +371,10 @@ class TaskOccurrenceSerializer(SparseFieldsMixin, serializers.ModelSerializer):
             "done_by",
             "skipped",
             "note",
+            "resolution",
+            "resolution_reason",
+            "resolved_by",
+            "resolved_at",
             "is_open",
         ]
         read_only_fields = fields

@@ -10,13 +10,16 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from labs.models import CAN_ADMINISTER, Lab
+from labs.models import CAN_ADMINISTER, CAN_REVIEW, Lab
 from labs.selectors import labs_for_user, role_in_lab
 from protocol_tracker.api.filters import ProtocolFilter
 from protocol_tracker.api.idempotency import idempotent
 from protocol_tracker.api.permissions import describe_roles
 from protocol_tracker.api.principals import actor_of
 from protocol_tracker.api.serializers.protocols import (
+    ConventionConfirmSerializer,
+    ConventionSerializer,
+    ProtocolApprovalSerializer,
     ProtocolCreateSerializer,
     ProtocolDetailSerializer,
     ProtocolListSerializer,
@@ -61,14 +64,16 @@ class ProtocolViewSet(LabScopedViewSet):
         "create": ProtocolCreateSerializer,
         "publish": ProtocolPublishSerializer,
         "retire": ProtocolRetireSerializer,
+        "conventions_confirm": ConventionConfirmSerializer,
     }
     filterset_class = ProtocolFilter
     instrument_actions = frozenset({"list", "retrieve"})
     action_roles = {
         "create": CAN_ADMINISTER,
-        "publish": CAN_ADMINISTER,
+        "publish": CAN_REVIEW,
         "new_version": CAN_ADMINISTER,
-        "retire": CAN_ADMINISTER,
+        "retire": CAN_REVIEW,
+        "conventions_confirm": CAN_REVIEW,
     }
 
     def retrieve(self, request, *args, **kwargs):
@@ -123,16 +128,59 @@ class ProtocolViewSet(LabScopedViewSet):
     @extend_schema(
         request=ProtocolPublishSerializer,
         responses=ProtocolDetailSerializer,
-        summary="Publish (freeze) a draft",
+        summary="Approve a draft for use (reviewer, not its author; signed with your password)",
     )
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
         protocol = self.get_object()
         data = self.validated()
         protocol = services.protocol_publish(
-            protocol=protocol, actor=request.user, retire_previous=data["retire_previous"]
+            protocol=protocol,
+            actor=request.user,
+            password=data["password"],
+            reason=data["reason"],
+            reviewed_hash=data["reviewed_hash"],
+            retire_previous=data["retire_previous"],
         )
         return self._detail(protocol)
+
+    @extend_schema(
+        responses=ConventionSerializer(many=True),
+        summary="The draft's convention-marked specs and their confirmation in the lab",
+    )
+    @action(detail=True, methods=["get"])
+    def conventions(self, request, pk=None):
+        rows = selectors.protocol_conventions(protocol=self.get_object())
+        return Response(ConventionSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=ConventionConfirmSerializer,
+        responses={201: ConventionSerializer(many=True)},
+        summary="Confirm convention-marked specs for the lab (reviewer; one signature)",
+    )
+    @action(detail=True, methods=["post"], url_path="conventions/confirm")
+    @idempotent
+    def conventions_confirm(self, request, pk=None):
+        protocol = self.get_object()
+        data = self.validated()
+        services.conventions_confirm(
+            protocol=protocol,
+            checkpoint_keys=data["checkpoint_keys"],
+            actor=request.user,
+            password=data["password"],
+            comment=data["comment"],
+        )
+        rows = selectors.protocol_conventions(protocol=protocol)
+        return Response(ConventionSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses=ProtocolApprovalSerializer(many=True),
+        summary="The version's change control: its signed approval (with the diff), retirement",
+    )
+    @action(detail=True, methods=["get"])
+    def approvals(self, request, pk=None):
+        rows = selectors.protocol_approvals(protocol=self.get_object())
+        return Response(ProtocolApprovalSerializer(rows, many=True).data)
 
     @extend_schema(
         request=None,
@@ -148,13 +196,13 @@ class ProtocolViewSet(LabScopedViewSet):
     @extend_schema(
         request=ProtocolRetireSerializer,
         responses=ProtocolDetailSerializer,
-        summary="Retire a published version (no new runs on it)",
+        summary="Retire a published version (reviewer, signed; no new runs on it)",
     )
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         protocol = self.get_object()
         data = self.validated()
         protocol = services.protocol_retire(
-            protocol=protocol, actor=request.user, reason=data["reason"]
+            protocol=protocol, actor=request.user, password=data["password"], reason=data["reason"]
         )
         return self._detail(protocol)

@@ -17,6 +17,7 @@ from protocol_tracker.api.filters import (
 )
 from protocol_tracker.api.idempotency import idempotent
 from protocol_tracker.api.pagination import AscendingIdCursorPagination
+from protocol_tracker.api.serializers.release import StageCompleteSerializer
 from protocol_tracker.api.serializers.runs import (
     AssignSerializer,
     DonorCreateSerializer,
@@ -40,6 +41,7 @@ from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import selectors
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Donor, Run, StageRun, TaskOccurrence
+from protocol_tracker.runs.services import TaskResolutionInput
 
 
 def _location(kind: str, pk: int) -> dict:
@@ -234,6 +236,7 @@ class RunViewSet(LabScopedViewSet):
             actor=request.user,
             password=data["password"],
             pending_tests=data["pending_tests"],
+            audit_trail_reviewed=data["audit_trail_reviewed"],
         )
         return self._detail(run)
 
@@ -316,7 +319,7 @@ class StageRunViewSet(LabScopedViewSet):
     model = StageRun
     selector = staticmethod(selectors.stage_runs_visible_to)
     serializer_class = StageRunSerializer
-    serializers = {"complete": NoteSerializer, "assign": AssignSerializer}
+    serializers = {"complete": StageCompleteSerializer, "assign": AssignSerializer}
     filterset_class = StageRunFilter
     pagination_class = AscendingIdCursorPagination
     lean = STAGE_RUN_LEAN
@@ -333,16 +336,26 @@ class StageRunViewSet(LabScopedViewSet):
         return self._out(run_services.stage_start(stage_run=self.get_object(), actor=request.user))
 
     @extend_schema(
-        request=NoteSerializer,
+        request=StageCompleteSerializer,
         responses=StageRunSerializer,
-        summary="Complete the stage (every blocking checkpoint must be met)",
+        summary="Complete the stage (every blocking checkpoint met; open bench tasks resolved; "
+        "a reason when outside the window)",
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         stage_run = self.get_object()
         data = self.validated()
         return self._out(
-            qc_services.stage_complete(stage_run=stage_run, actor=request.user, note=data["note"])
+            qc_services.stage_complete(
+                stage_run=stage_run,
+                actor=request.user,
+                note=data["note"],
+                window_reason=data["window_reason"],
+                task_resolutions=[
+                    TaskResolutionInput(t["occurrence"], t["resolution"], t["reason"])
+                    for t in data["tasks"]
+                ],
+            )
         )
 
     @extend_schema(

@@ -16,7 +16,7 @@ from labs.models import CAN_ADMINISTER, Lab
 from labs.selectors import has_role
 from protocol_tracker.core.actors import Actor, Person
 from protocol_tracker.core.errors import InvalidTransition, NotPermitted, ValidationFailed
-from protocol_tracker.protocols.models import ProtocolStatus, ProtocolTemplate
+from protocol_tracker.protocols.models import DraftAuthor, ProtocolStatus, ProtocolTemplate
 
 
 def require_designer(actor: Actor | None, lab_id: int) -> None:
@@ -45,12 +45,21 @@ def lock_protocol(protocol: ProtocolTemplate) -> ProtocolTemplate:
 
 
 def lock_draft(protocol: ProtocolTemplate, actor: Actor | None) -> ProtocolTemplate:
-    """Check the role, lock the protocol row and insist it is still a draft."""
+    """Check the role, lock the protocol row and insist it is still a draft; the actor becomes
+    one of the draft's authors (who may not approve it)."""
     require_designer(actor, protocol.lab_id)
     locked = lock_protocol(protocol)
     if locked.is_frozen:
         raise frozen_error(locked)
+    note_author(locked, actor)
     return locked
+
+
+def note_author(protocol: ProtocolTemplate, actor: Actor | None) -> None:
+    """Remember that ``actor`` (a person) wrote part of the draft ``protocol`` (four eyes)."""
+    person = person_or_none(actor)
+    if person is not None and person.pk != protocol.created_by_id:
+        DraftAuthor.objects.get_or_create(protocol=protocol, user=person)
 
 
 def raise_if(problems: dict[str, list[str]], message: str) -> None:

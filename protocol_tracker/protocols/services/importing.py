@@ -1,6 +1,9 @@
 """Import protocol definitions (the defaults, or any definition in their schema) into a lab.
 
 Idempotent on the canonical hash: importing what a version already holds returns that version.
+A person imports drafts (publishing is a reviewer's signed approval: :mod:`.change_control`);
+only the system (``actor=None``: seeding, tests) publishes on import, and only a definition
+whose convention-marked specs the lab has confirmed.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from django.db import transaction
 from labs.models import Lab
 from protocol_tracker.audit.services import Change, audit_record_many
 from protocol_tracker.core.actors import Actor
-from protocol_tracker.core.errors import ValidationFailed
+from protocol_tracker.core.errors import InvalidTransition, ValidationFailed
 from protocol_tracker.protocols import definition as defn
 from protocol_tracker.protocols.defaults import PROTOCOLS
 from protocol_tracker.protocols.models import ProtocolTemplate
@@ -43,6 +46,11 @@ def protocol_import(
     publishing rule even when ``publish`` is False; a bad one writes nothing.
     """
     require_designer(actor, lab.pk)
+    if publish and person_or_none(actor) is not None:
+        raise InvalidTransition(
+            "a person imports drafts: publishing needs a reviewer's signed approval",
+            code="publish_needs_approval",
+        )
     try:
         canonical = defn.canonical_definition(definition)
     except defn.DefinitionError as exc:
@@ -110,5 +118,6 @@ def protocol_import(
 
 @transaction.atomic
 def protocol_import_defaults(*, lab: Lab, actor: Actor | None = None) -> list[ProtocolTemplate]:
-    """Both default protocols of ``protocols.defaults``, published in ``lab`` (idempotent)."""
-    return [protocol_import(lab=lab, definition=d, actor=actor, publish=True) for d in PROTOCOLS]
+    """Both default protocols of ``protocols.defaults`` in ``lab``, as drafts (idempotent): the
+    lab confirms their convention-marked specs and a reviewer approves each for use."""
+    return [protocol_import(lab=lab, definition=d, actor=actor, publish=False) for d in PROTOCOLS]

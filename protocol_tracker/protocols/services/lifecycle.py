@@ -1,6 +1,7 @@
-"""A protocol version's life: create a draft, edit its header, validate, publish, retire,
-discard a draft, copy a frozen version into a new draft. (How versions supersede each other:
-the package docstring.)
+"""A protocol version's life: create a draft, edit its header, validate, freeze (the step
+the signed approval of :mod:`.change_control` and the system's import share), discard a draft,
+copy a frozen version into a new draft. (How versions supersede each other: the package
+docstring.)
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from labs.models import Lab
-from protocol_tracker.audit.services import Change, audit_record, audit_record_many
+from protocol_tracker.audit.services import Change, audit_record
 from protocol_tracker.core.actors import Actor
 from protocol_tracker.core.errors import InvalidTransition, ValidationFailed
 from protocol_tracker.protocols import definition as defn
 from protocol_tracker.protocols.models import ProtocolStatus, ProtocolTemplate, StageTemplate
+from protocol_tracker.protocols.selectors import protocol_conventions
 from protocol_tracker.protocols.services.content import canonical_of, delete_stages, materialize
 from protocol_tracker.protocols.services.guards import (
     latest_frozen,
@@ -118,6 +120,15 @@ def publish_locked(
             code="protocol_invalid",
             fields={"protocol": problems},
         )
+    unconfirmed = [row for row in protocol_conventions(protocol=protocol) if not row.confirmed]
+    if unconfirmed:
+        names = [f"'{row.name}' ({row.key})" for row in unconfirmed]
+        raise ValidationFailed(
+            f"protocol '{protocol}' cannot be published: the lab has not confirmed the "
+            "convention-marked specs " + ", ".join(names),
+            code="conventions_unconfirmed",
+            fields={"conventions": names},
+        )
     protocol.status = ProtocolStatus.PUBLISHED
     protocol.published_at = timezone.now()
     protocol.published_by = person_or_none(actor)
@@ -153,53 +164,6 @@ def publish_locked(
                 )
             )
     return changes
-
-
-@transaction.atomic
-def protocol_publish(
-    *, protocol: ProtocolTemplate, actor: Actor | None, retire_previous: bool = False
-) -> ProtocolTemplate:
-    """Freeze a draft. Refuses with :class:`ValidationFailed` listing every problem.
-
-    Earlier published versions stay published unless ``retire_previous``: runs pinned to them
-    are unaffected either way.
-    """
-    require_designer(actor, protocol.lab_id)
-    protocol = lock_protocol(protocol)
-    if protocol.is_frozen:
-        raise InvalidTransition(
-            f"protocol '{protocol}' is {protocol.status}; only a draft can be published"
-        )
-    changes = publish_locked(
-        protocol, actor, canonical=canonical_of(protocol), retire_previous=retire_previous
-    )
-    audit_record_many(actor=actor, changes=changes)
-    return protocol
-
-
-@transaction.atomic
-def protocol_retire(
-    *, protocol: ProtocolTemplate, actor: Actor | None, reason: str = ""
-) -> ProtocolTemplate:
-    """Stop offering a published version for new runs; runs already pinned to it go on."""
-    require_designer(actor, protocol.lab_id)
-    protocol = lock_protocol(protocol)
-    if protocol.status != ProtocolStatus.PUBLISHED:
-        raise InvalidTransition(
-            f"protocol '{protocol}' is {protocol.status}; only a published version can be retired"
-        )
-    protocol.status = ProtocolStatus.RETIRED
-    protocol.save(update_fields=["status"])
-    audit_record(
-        actor=actor,
-        action="protocol.retired",
-        obj=protocol,
-        lab_id=protocol.lab_id,
-        before={"status": ProtocolStatus.PUBLISHED},
-        after={"status": ProtocolStatus.RETIRED},
-        reason=reason,
-    )
-    return protocol
 
 
 @transaction.atomic

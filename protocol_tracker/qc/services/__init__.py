@@ -4,7 +4,8 @@ One module per seam: ``preparing`` (parse, judge, place a result; writes nothing
 (one result, a correction), ``bulk`` (many results, all or nothing), ``consequences`` (what a new
 result causes), ``raw_files``, ``formats`` (the instrument file formats: sniff, size limit,
 ingest), ``ingest`` (a kept file into results), ``uploads`` (the upload job, inline or in the
-``qc.ingest_upload`` task), ``deviations``, ``signatures``, ``stages`` (``stage_complete``).
+``qc.ingest_upload`` task), ``deviations``, ``grouped`` (one signature over several minor
+deviations), ``signatures``, ``stages`` (``stage_complete``).
 Import the services from this package. The signed release and rejection of a run are run
 outcomes, one layer up (:mod:`protocol_tracker.outcomes.services`).
 
@@ -37,6 +38,7 @@ from protocol_tracker.qc.services.deviations import (
     deviation_open,
     deviation_state,
 )
+from protocol_tracker.qc.services.grouped import deviation_disposition_group
 from protocol_tracker.qc.services.preparing import (
     MEASURED_AT_SKEW,
     RESULT_STATES,
@@ -54,6 +56,7 @@ __all__ = [
     "RESULT_STATES",
     "deviation_create_system",
     "deviation_disposition",
+    "deviation_disposition_group",
     "deviation_investigate",
     "deviation_open",
     "deviation_state",

@@ -177,6 +177,7 @@ _DISPOSITION_MEANING: dict[str, str] = {
     Disposition.RETEST: SignatureMeaning.REVIEWED,
     Disposition.REJECT: SignatureMeaning.REJECTED,
 }
+DISPOSITION_MEANING = _DISPOSITION_MEANING  # the meaning each decision is signed with
 
 
 @transaction.atomic

@@ -2,11 +2,15 @@
 
 A stage completes only when every blocking checkpoint is satisfied (``stage_qc_gaps``: a current
 passing or ``no_spec`` result, or an out-of-spec one covered by an accepted disposition; a
-pending result on a ``pending_allowed`` checkpoint is left to the release). Finishing outside the
-stage's allowed window opens a minor ``window`` deviation.
+pending result on a ``pending_allowed`` checkpoint is left to the release). The bench tasks still
+open are resolved with the completion (done late, skipped, not applicable; each with a reason),
+and finishing outside the stage's allowed window needs a reason first: the minor ``window``
+deviation it opens carries it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,27 +19,44 @@ from labs.models import CAN_WORK
 from labs.selectors import require_role
 from protocol_tracker.audit.services import audit_record_many
 from protocol_tracker.core.actors import Person
-from protocol_tracker.core.errors import InvalidTransition
+from protocol_tracker.core.errors import InvalidTransition, ValidationFailed
+from protocol_tracker.core.text import clean_text
 from protocol_tracker.qc.models import DeviationKind, DeviationSeverity
 from protocol_tracker.qc.selectors import stage_qc_gaps
 from protocol_tracker.qc.services.deviations import deviation_create_system
 from protocol_tracker.runs.locks import lock_stage_run
 from protocol_tracker.runs.models import StageRun, StageStatus
 from protocol_tracker.runs.services import (
+    TaskResolutionInput,
     refuse_unless_workable,
     require_stage_transition,
+    resolve_open_tasks,
     stage_run_complete,
 )
 
+WINDOW_REASON_MAX = 2000
+
 
 @transaction.atomic
-def stage_complete(*, stage_run: StageRun, actor: Person, note: str = "") -> StageRun:
+def stage_complete(
+    *,
+    stage_run: StageRun,
+    actor: Person,
+    note: str = "",
+    window_reason: str = "",
+    task_resolutions: Iterable[TaskResolutionInput] = (),
+) -> StageRun:
     """in progress / awaiting QC → completed, when every blocking checkpoint is satisfied.
 
-    Refused (``InvalidTransition``, nothing changed) while the gate is not met; then the runs
-    engine completes the stage (:func:`~protocol_tracker.runs.services.stage_run_complete`:
-    dependants ready, re-planning, the run's own completion) and a completion outside the
-    allowed window opens a ``window`` deviation.
+    Refused (``InvalidTransition``, nothing changed) while the gate is not met. Refused
+    (``ValidationFailed`` with ``window_reason`` and/or ``tasks`` errors, nothing changed) when
+    the stage finishes outside its allowed window without a ``window_reason``, or when a bench
+    task that fell due is still open without a resolution in ``task_resolutions``
+    (:func:`~protocol_tracker.runs.services.resolve_open_tasks`; occurrences not yet due become
+    not applicable). Then the open tasks are resolved, the runs engine completes the stage
+    (:func:`~protocol_tracker.runs.services.stage_run_complete`: dependants ready,
+    re-planning, the run's own completion) and a completion outside the window opens a
+    ``window`` deviation that carries the reason.
     """
     sr = lock_stage_run(stage_run.pk, run_id=stage_run.run_id)
     run = sr.run
@@ -50,14 +71,33 @@ def stage_complete(*, stage_run: StageRun, actor: Person, note: str = "") -> Sta
             fields={"checkpoints": gaps.keys()},
         )
     now = timezone.now()
-    audit_record_many(
-        actor=actor, changes=stage_run_complete(sr, run, actor=actor, note=note, now=now)
-    )
     early, late = sr.due_at - sr.stage.window_early, sr.due_at + sr.stage.window_late
-    if not early <= now <= late:
+    outside = not early <= now <= late
+    hours = abs(now - sr.due_at).total_seconds() / 3600
+    which = "early" if now < early else "late"
+    problems: dict[str, list[str]] = {}
+    window_reason = clean_text(window_reason, field="window_reason", max_length=WINDOW_REASON_MAX)
+    if outside and not window_reason:
+        problems["window_reason"] = [
+            f"stage '{name}' finishes {hours:.1f} h {which}, outside its allowed window: "
+            "give the reason first (it goes into the window deviation)"
+        ]
+    changes = []
+    try:
+        changes = resolve_open_tasks(sr, run, resolutions=task_resolutions, actor=actor, now=now)
+    except ValidationFailed as exc:
+        problems.update(exc.fields)
+    if problems:
+        raise ValidationFailed(
+            f"stage '{name}' cannot complete yet: "
+            + "; ".join(m for messages in problems.values() for m in messages),
+            code="completion_needs_reasons",
+            fields=problems,
+        )
+    changes += stage_run_complete(sr, run, actor=actor, note=note, now=now)
+    audit_record_many(actor=actor, changes=changes)
+    if outside:
         tz = run.lab.tz
-        hours = abs(now - sr.due_at).total_seconds() / 3600
-        which = "early" if now < early else "late"
         deviation_create_system(
             run=run,
             stage_run=sr,
@@ -68,7 +108,8 @@ def stage_complete(*, stage_run: StageRun, actor: Person, note: str = "") -> Sta
             description=(
                 f"Completed {now.astimezone(tz):%Y-%m-%d %H:%M %Z}; due "
                 f"{sr.due_at.astimezone(tz):%Y-%m-%d %H:%M %Z}; allowed window "
-                f"{early.astimezone(tz):%Y-%m-%d %H:%M} to {late.astimezone(tz):%Y-%m-%d %H:%M}."
+                f"{early.astimezone(tz):%Y-%m-%d %H:%M} to {late.astimezone(tz):%Y-%m-%d %H:%M}. "
+                f"Reason given at completion: {window_reason}"
             ),
         )
     return sr

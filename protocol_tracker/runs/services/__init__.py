@@ -38,7 +38,13 @@ Decisions worth knowing:
   stage has no post-release stages: every stage must be done before the release.
 """
 
-from protocol_tracker.runs.services.bench import task_done
+from protocol_tracker.runs.services.bench import (
+    NOT_DUE_REASON,
+    TaskResolutionInput,
+    open_tasks_of_stage,
+    resolve_open_tasks,
+    task_done,
+)
 from protocol_tracker.runs.services.common import (
     DONE_STAGE_STATUSES,
     WORKING_STAGE_STATUSES,
@@ -76,14 +82,18 @@ from protocol_tracker.runs.services.stages import (
 
 __all__ = [
     "DONE_STAGE_STATUSES",
+    "NOT_DUE_REASON",
     "WORKING_STAGE_STATUSES",
+    "TaskResolutionInput",
     "close_open_work",
     "donor_create",
     "open_post_release_work",
+    "open_tasks_of_stage",
     "refuse_if_product_expired",
     "refuse_unless_workable",
     "require_aware",
     "require_stage_transition",
+    "resolve_open_tasks",
     "run_audit_change",
     "run_close_rejected",
     "run_close_released",

@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from protocol_tracker.core.errors import DomainError
+from protocol_tracker.core.errors import DomainError, ValidationFailed
 from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import selectors as run_selectors
@@ -99,13 +99,21 @@ def stage_complete(request: HttpRequest, pk: int) -> HttpResponse:
     use_lab(request, stage_run.run.lab)
     require(request.perms.can_work)
     note = request.POST.get("note", "").strip()
-    return _run_action(
-        request,
-        lambda: qc_services.stage_complete(stage_run=stage_run, actor=request.user, note=note),
-        _("Completed %(stage)s on %(run)s.")
-        % {"stage": stage_run.stage.name, "run": stage_run.run.code},
-        "/",
-    )
+    try:
+        qc_services.stage_complete(stage_run=stage_run, actor=request.user, note=note)
+    except ValidationFailed as exc:
+        if exc.code == "completion_needs_reasons":  # open bench tasks, or outside the window
+            return redirect("web:stage_complete_reasons", pk=stage_run.pk)
+        messages.error(request, domain_message(exc))
+    except DomainError as exc:
+        messages.error(request, domain_message(exc))
+    else:
+        messages.success(
+            request,
+            _("Completed %(stage)s on %(run)s.")
+            % {"stage": stage_run.stage.name, "run": stage_run.run.code},
+        )
+    return _back(request, "/")
 
 
 @require_POST

@@ -26,7 +26,6 @@ from protocol_tracker.web.protocol_forms import (
     CheckpointForm,
     CompareForm,
     ProtocolDraftForm,
-    RetireForm,
     StageForm,
     TaskForm,
 )
@@ -111,7 +110,7 @@ def _detail(
             "stage_form": stage_form or StageForm(prefix="stage", stage_keys=stage_keys),
             "task_form": task_form or TaskForm(prefix="task", stages=stage_choices),
             "checkpoint_form": checkpoint_form or CheckpointForm(prefix="cp", stages=stage_choices),
-            "retire_form": RetireForm(prefix="retire"),
+            "approvals": list(selectors.protocol_approvals(protocol=protocol)),
             "problems": problems,
             "editable": protocol.status == ProtocolStatus.DRAFT and request.perms.can_design,
         },
@@ -181,7 +180,8 @@ def protocol_add(request: HttpRequest, pk: int, part: str) -> HttpResponse:
 @require_POST
 @lab_view
 def protocol_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """validate / publish / new_version / retire."""
+    """validate / new_version (approving and retiring are a reviewer's signed acts:
+    :mod:`protocol_tracker.web.views.change_control`)."""
     protocol = _protocol(request, pk)
     require(request.perms.can_design)
     try:
@@ -190,24 +190,10 @@ def protocol_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             if not problems:
                 messages.success(request, _("No problems: this draft can be published."))
             return _detail(request, protocol, problems=problems)
-        if action == "publish":
-            protocol_services.protocol_publish(
-                protocol=protocol,
-                actor=request.user,
-                retire_previous=request.POST.get("retire_previous") == "on",
-            )
-            messages.success(request, _("Published: this version is now frozen."))
-            return redirect("web:protocol", pk=protocol.pk)
         if action == "new_version":
             draft = protocol_services.protocol_new_version(protocol=protocol, actor=request.user)
             messages.success(request, _("New draft version %(v)s created.") % {"v": draft.version})
             return redirect("web:protocol", pk=draft.pk)
-        if action == "retire":
-            protocol_services.protocol_retire(
-                protocol=protocol, actor=request.user, reason=request.POST.get("retire-reason", "")
-            )
-            messages.success(request, _("Retired: no new runs will use this version."))
-            return redirect("web:protocol", pk=protocol.pk)
     except DomainError as exc:
         problems = [m for ms in (exc.fields or {}).values() for m in ms] or [domain_message(exc)]
         return _detail(request, protocol, problems=problems, status=422)

@@ -1,4 +1,5 @@
-"""The reviewer's queue and the signing dialogs: deviation disposition, run release and reject."""
+"""The reviewer's queue and the signing dialogs: deviation disposition and run rejection (the
+release page is :mod:`protocol_tracker.web.views.release`)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from django.utils.translation import gettext as _
 
 from protocol_tracker.core.errors import DomainError, SignatureRefused
 from protocol_tracker.outcomes import services as outcome_services
-from protocol_tracker.protocols.selectors import checkpoints_pending_allowed
 from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.models import DeviationKind, DeviationStatus
 from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.runs.models import Run
 from protocol_tracker.web.access import add_domain_error, lab_view, or_404, require, use_lab
-from protocol_tracker.web.forms import DispositionForm, InvestigationForm, RejectForm, ReleaseForm
+from protocol_tracker.web.forms import DispositionForm, InvestigationForm, RejectForm
 from protocol_tracker.web.runpage import run_page_data
 
 # FDA OOS guidance: these need a phase I laboratory investigation before a disposition.
@@ -122,55 +122,6 @@ def _run_for_signing(request: HttpRequest, pk: int) -> Run:
     use_lab(request, run.lab)
     require(request.perms.can_review)
     return run
-
-
-@lab_view
-def run_release(request: HttpRequest, pk: int) -> HttpResponse:
-    run = _run_for_signing(request, pk)
-    data = run_page_data(run, with_audit=False)
-    recorded = {
-        (cr.checkpoint.pk)
-        for row in data["stages"]
-        for cr in row.checkpoints
-        if cr.current is not None
-    }
-    pending_choices = [
-        (cp.key, cp.name)
-        for cp in checkpoints_pending_allowed(protocol=run.protocol)
-        if cp.pk not in recorded
-    ]
-    form = ReleaseForm(request.POST or None, pending_choices=pending_choices)
-    if request.method == "POST" and form.is_valid():
-        try:
-            outcome_services.run_release(
-                run=run,
-                actor=request.user,
-                password=form.cleaned_data["password"],
-                pending_tests=tuple(form.cleaned_data.get("pending_tests") or ()),
-            )
-        except SignatureRefused as exc:
-            _signature_error(form, exc)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, _("Run %(code)s released.") % {"code": run.code})
-            return redirect("web:run", pk=run.pk)
-    data.update(
-        {
-            "nav": "review",
-            "form": form,
-            "action": "release",
-            "meaning": _meaning(
-                request.user,
-                _(
-                    "I release batch %(code)s for use: every QC result, "
-                    "deviation and record above has been reviewed"
-                )
-                % {"code": run.code},
-            ),
-        }
-    )
-    return render(request, "web/run_sign.html", data)
 
 
 @lab_view

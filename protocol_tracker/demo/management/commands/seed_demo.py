@@ -11,8 +11,8 @@ from labs.models import Lab, Role
 from labs.services import membership_set
 from protocol_tracker.demo.clinical import demo_clinical_seed
 from protocol_tracker.demo.custody import demo_custody_seed
+from protocol_tracker.demo.release import demo_protocols_approve, demo_release_seed
 from protocol_tracker.demo.runs import demo_runs_seed
-from protocol_tracker.protocols.services import protocol_import_defaults
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo accounts exist only outside production
 DEMO_LABS = [
@@ -26,6 +26,7 @@ DEMO_USERS = [
     ("demo-admin", "demo", Role.LAB_ADMIN, True),
     ("demo-clinician", "demo", Role.CLINICIAN, False),
     ("other-tech", "other", Role.TECHNICIAN, False),
+    ("other-reviewer", "other", Role.REVIEWER, False),
 ]
 
 
@@ -47,7 +48,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  Open http://127.0.0.1:{port}/  (admin: /admin/, API: /api/v1/docs/)")
         self.stdout.write(
             "  Logins (password 'demo'): demo-tech (technician), demo-reviewer (reviewer), "
-            "demo-admin (lab admin), demo-clinician (clinician), other-tech (Other Lab)"
+            "demo-admin (lab admin), demo-clinician (clinician), other-tech and other-reviewer "
+            "(Other Lab)"
         )
 
     def _lab(self, spec: dict) -> Lab:
@@ -67,10 +69,20 @@ class Command(BaseCommand):
         return user
 
     def _workflow(self, labs: dict, users: dict) -> None:
-        for lab in labs.values():
-            protocol_import_defaults(lab=lab, actor=None)
+        authors = {"demo": users["demo-admin"], "other": None}
+        reviewers = {"demo": users["demo-reviewer"], "other": users["other-reviewer"]}
+        for slug, lab in labs.items():
+            demo_protocols_approve(
+                lab=lab, author=authors[slug], reviewer=reviewers[slug], password=DEMO_PASSWORD
+            )
         demo_runs_seed(
             lab=labs["demo"], technician=users["demo-tech"], reviewer=users["demo-reviewer"]
+        )
+        demo_release_seed(
+            lab=labs["demo"],
+            technician=users["demo-tech"],
+            reviewer=users["demo-reviewer"],
+            password=DEMO_PASSWORD,
         )
         demo_custody_seed(lab=labs["demo"], technician=users["demo-tech"])
         demo_clinical_seed(

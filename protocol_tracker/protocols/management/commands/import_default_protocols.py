@@ -1,4 +1,4 @@
-"""``manage.py import_default_protocols --lab <slug>``: load the default protocols, published."""
+"""``manage.py import_default_protocols --lab <slug>``: load the default protocols as drafts."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -8,7 +8,10 @@ from protocol_tracker.protocols.services import protocol_import_defaults
 
 
 class Command(BaseCommand):
-    help = "Import and publish the default protocols in a lab (idempotent)."
+    help = (
+        "Import the default protocols into a lab as drafts (idempotent): the lab confirms "
+        "their conventions and a reviewer approves each for use."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--lab", required=True, help="slug of the lab")
