@@ -17,7 +17,7 @@ import pytest
 from protocol_tracker.protocols import defaults
 
 PINNED = {
-    "PROTOCOLS": "397c4b1c1d98ac6fd0dacd49a6f160e0e3e3a0850bf95586f41608b6e1a943d0",
+    "PROTOCOLS": "26136c24dae8af515ba38c75cb7bb3d7df0a0214a60da8b69789afa6cdbe439f",
     "SOURCES": "4f7c8ad1f501017535cf99a7a8f5d207763a66f62b985ee680d66f0b19cfa904",
     "CONV": "5099026738fa173d422b039cc22c3099efcdc4aca01ba354d2ba2e6506269316",
     "GK": "430b9c778b5638893636cebd5143c796cde623a382187411d11234f4c1d73331",
