@@ -53,6 +53,8 @@ class Config:
     instrument_upload_max_bytes: int = 100 * 1024 * 1024
     instrument_upload_inline_max_bytes: int = 1024 * 1024
     task_default_queue: str = "celery"
+    material_expiry_warning_days: int = 30
+    inventory_import_max_rows: int = 50_000
 
     @property
     def is_production(self) -> bool:
@@ -266,6 +268,12 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
             environ_, "INSTRUMENT_UPLOAD_INLINE_MAX_BYTES", 1024 * 1024, lo=0, hi=100 * 1024**2
         ),
         task_default_queue=_queue(environ_),
+        material_expiry_warning_days=_int(
+            environ_, "MATERIAL_EXPIRY_WARNING_DAYS", 30, lo=0, hi=365
+        ),
+        inventory_import_max_rows=_int(
+            environ_, "INVENTORY_IMPORT_MAX_ROWS", 50_000, lo=1, hi=500_000
+        ),
         port=_int(environ_, "PORT", 8000, lo=1, hi=65535),
         log_level=(_get(environ_, "LOG_LEVEL", "INFO") or "").upper(),
         secure_ssl_redirect=_bool(environ_, "SECURE_SSL_REDIRECT", default=production),

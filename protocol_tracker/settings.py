@@ -39,9 +39,15 @@ INSTALLED_APPS = [
     "protocol_tracker.audit",
     "protocol_tracker.signatures",
     "protocol_tracker.protocols",
+    "protocol_tracker.materials",
+    "protocol_tracker.equipment",
+    "protocol_tracker.inventory",
     "protocol_tracker.runs",
+    "protocol_tracker.usage",
     "protocol_tracker.qc",
+    "protocol_tracker.cellbank",
     "protocol_tracker.outcomes",
+    "protocol_tracker.recalls",
     "protocol_tracker.reminders",
     "protocol_tracker.api",
     "protocol_tracker.web",
@@ -173,6 +179,10 @@ REMINDER_RETRY_SECONDS = CONFIG.reminder_retry_seconds
 # ceiling, the smaller wins); parsed in the request up to the inline size, else by a worker.
 INSTRUMENT_UPLOAD_MAX_BYTES = CONFIG.instrument_upload_max_bytes
 INSTRUMENT_UPLOAD_INLINE_MAX_BYTES = CONFIG.instrument_upload_inline_max_bytes
+# Materials: a lot used this many days or fewer before its expiry warns (a material may set its
+# own); the largest inventory CSV accepted, in rows.
+MATERIAL_EXPIRY_WARNING_DAYS = CONFIG.material_expiry_warning_days
+INVENTORY_IMPORT_MAX_ROWS = CONFIG.inventory_import_max_rows
 CELERY_BEAT_SCHEDULE: dict = {
     # The sweep is cheap and state-driven; a run that waited in the queue past the next one is
     # useless, hence the expiry.
@@ -188,6 +198,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "reminders-digests": {
         "task": "reminders.digests",
+        "schedule": REMINDER_SWEEP_SECONDS,
+        "options": {"expires": REMINDER_SWEEP_SECONDS},
+    },
+    "materials-expire-lots": {
+        "task": "materials.expire_lots",
         "schedule": REMINDER_SWEEP_SECONDS,
         "options": {"expires": REMINDER_SWEEP_SECONDS},
     },

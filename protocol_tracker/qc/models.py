@@ -161,6 +161,7 @@ class DeviationKind(models.TextChoices):
     WINDOW = "window", _("Outside the allowed time window")
     LATE_RESULT = "late_result", _("Failed result after conditional release")
     MANUAL = "manual", _("Reported by hand")
+    MATERIAL_RECALL = "recall", _("A material lot it used was recalled")
 
 
 class DeviationSeverity(models.TextChoices):

@@ -8,6 +8,8 @@ stage's allowed window opens a minor ``window`` deviation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,6 +18,7 @@ from labs.selectors import require_role
 from protocol_tracker.audit.services import audit_record_many
 from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import InvalidTransition
+from protocol_tracker.equipment.models import Equipment
 from protocol_tracker.qc.models import DeviationKind, DeviationSeverity
 from protocol_tracker.qc.selectors import stage_qc_gaps
 from protocol_tracker.qc.services.deviations import deviation_create_system
@@ -26,16 +29,29 @@ from protocol_tracker.runs.services import (
     require_stage_transition,
     stage_run_complete,
 )
+from protocol_tracker.usage.selectors import stage_usage_gaps
+from protocol_tracker.usage.services import LotUse, record_usage
 
 
 @transaction.atomic
-def stage_complete(*, stage_run: StageRun, actor: Person, note: str = "") -> StageRun:
-    """in progress / awaiting QC → completed, when every blocking checkpoint is satisfied.
+def stage_complete(
+    *,
+    stage_run: StageRun,
+    actor: Person,
+    note: str = "",
+    lots: Sequence[LotUse] = (),
+    equipment: Sequence[Equipment] = (),
+) -> StageRun:
+    """in progress / awaiting QC → completed, when every blocking checkpoint is satisfied and
+    every required line of the stage's bill of materials and equipment has been recorded.
 
-    Refused (``InvalidTransition``, nothing changed) while the gate is not met; then the runs
-    engine completes the stage (:func:`~protocol_tracker.runs.services.stage_run_complete`:
-    dependants ready, re-planning, the run's own completion) and a completion outside the
-    allowed window opens a ``window`` deviation.
+    ``lots`` and ``equipment`` are recorded first, in the same transaction, through the usage
+    gates (``usage.services.record_usage``: a lot that may not be used or equipment out of
+    calibration refuses the whole completion). Refused (``InvalidTransition``, nothing changed)
+    while a gate is not met; then the runs engine completes the stage
+    (:func:`~protocol_tracker.runs.services.stage_run_complete`: dependants ready, re-planning,
+    the run's own completion) and a completion outside the allowed window opens a ``window``
+    deviation.
     """
     sr = lock_stage_run(stage_run.pk, run_id=stage_run.run_id)
     run = sr.run
@@ -43,15 +59,28 @@ def stage_complete(*, stage_run: StageRun, actor: Person, note: str = "") -> Sta
     name = sr.stage.name
     refuse_unless_workable(run, sr, doing=f"completing stage '{name}'", refused="cannot complete")
     require_stage_transition(sr, StageStatus.COMPLETED, "only a stage in progress can complete")
+    now = timezone.now()
+    changes = []
+    if lots or equipment:
+        changes = record_usage(
+            run=run, stage_run=sr, actor=actor, now=now, lots=lots, equipment=equipment
+        ).changes
     gaps = stage_qc_gaps(sr)
     if gaps:
         raise InvalidTransition(
             f"stage '{name}' cannot complete: {gaps.describe()}",
             fields={"checkpoints": gaps.keys()},
         )
-    now = timezone.now()
+    missing = stage_usage_gaps(sr, lab_id=run.lab_id)
+    if missing:
+        raise InvalidTransition(
+            f"stage '{name}' cannot complete: {missing.describe()}",
+            code="materials_missing",
+            fields={"lots": missing.materials, "equipment": missing.equipment},
+        )
     audit_record_many(
-        actor=actor, changes=stage_run_complete(sr, run, actor=actor, note=note, now=now)
+        actor=actor,
+        changes=[*changes, *stage_run_complete(sr, run, actor=actor, note=note, now=now)],
     )
     early, late = sr.due_at - sr.stage.window_early, sr.due_at + sr.stage.window_late
     if not early <= now <= late:
