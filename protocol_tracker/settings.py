@@ -183,6 +183,8 @@ INSTRUMENT_UPLOAD_INLINE_MAX_BYTES = CONFIG.instrument_upload_inline_max_bytes
 # own); the largest inventory CSV accepted, in rows.
 MATERIAL_EXPIRY_WARNING_DAYS = CONFIG.material_expiry_warning_days
 INVENTORY_IMPORT_MAX_ROWS = CONFIG.inventory_import_max_rows
+# A master or working bank of a clone with fewer vials left than this shows a low-stock warning.
+BANK_LOW_STOCK_VIALS = CONFIG.bank_low_stock_vials
 CELERY_BEAT_SCHEDULE: dict = {
     # The sweep is cheap and state-driven; a run that waited in the queue past the next one is
     # useless, hence the expiry.

@@ -73,8 +73,15 @@ def tank_create(
         raise ValidationFailed(
             "equipment not found in this lab", fields={"equipment": ["not found"]}
         )
-    tank = Tank(lab=lab, code=code, name=name, kind=kind, location=location, equipment=equipment,
-                created_by=actor)  # fmt: skip
+    tank = Tank(
+        lab=lab,
+        code=code,
+        name=name,
+        kind=kind,
+        location=location,
+        equipment=equipment,
+        created_by=actor,
+    )
     try:
         with transaction.atomic():
             tank.save()
@@ -85,9 +92,14 @@ def tank_create(
         action="tank.create",
         obj=tank,
         lab_id=lab.pk,
-        after={"code": code, "name": name, "kind": kind, "location": location,
-               "equipment": equipment.pk if equipment else None},
-    )  # fmt: skip
+        after={
+            "code": code,
+            "name": name,
+            "kind": kind,
+            "location": location,
+            "equipment": equipment.pk if equipment else None,
+        },
+    )
     return tank
 
 
@@ -103,9 +115,12 @@ def rack_create(*, tank: Tank, code: str, actor: Person | None) -> Rack:
     except IntegrityError:
         raise _duplicate("rack", code, f"tank {tank.code}") from None
     audit_record(
-        actor=actor, action="rack.create", obj=rack, lab_id=tank.lab_id,
+        actor=actor,
+        action="rack.create",
+        obj=rack,
+        lab_id=tank.lab_id,
         after={"tank": tank.code, "code": code},
-    )  # fmt: skip
+    )
     return rack
 
 
@@ -141,9 +156,12 @@ def box_create(
         ]
     )
     audit_record(
-        actor=actor, action="box.create", obj=box, lab_id=rack.lab_id,
+        actor=actor,
+        action="box.create",
+        obj=box,
+        lab_id=rack.lab_id,
         after={"rack": str(rack), "code": code, "rows": rows, "columns": columns, "label": label},
-    )  # fmt: skip
+    )
     return box
 
 
@@ -177,9 +195,12 @@ def position_reserve(*, position: Position, reserved_for: str, actor: Person) ->
     position.reserved_for = reserved_for
     position.save(update_fields=["reserved_at", "reserved_by", "reserved_for"])
     audit_record(
-        actor=actor, action="position.reserve", obj=position, lab_id=position.lab_id,
+        actor=actor,
+        action="position.reserve",
+        obj=position,
+        lab_id=position.lab_id,
         after={"reserved_for": reserved_for},
-    )  # fmt: skip
+    )
     return position
 
 
@@ -196,9 +217,14 @@ def position_release(*, position: Position, actor: Person, reason: str = "") -> 
     position.reserved_for = ""
     position.save(update_fields=["reserved_at", "reserved_by", "reserved_for"])
     audit_record(
-        actor=actor, action="position.release", obj=position, lab_id=position.lab_id,
-        before=before, after={"reserved_for": ""}, reason=reason,
-    )  # fmt: skip
+        actor=actor,
+        action="position.release",
+        obj=position,
+        lab_id=position.lab_id,
+        before=before,
+        after={"reserved_for": ""},
+        reason=reason,
+    )
     return position
 
 
