@@ -37,7 +37,8 @@ from protocol_tracker.inventory.selectors import location_of
 from protocol_tracker.inventory.services import clear_reservation, lock_positions
 from protocol_tracker.runs.locks import lock_run
 from protocol_tracker.runs.models import PassageKind, Run
-from protocol_tracker.runs.services import refuse_unless_active, run_audit_change, run_passage
+from protocol_tracker.runs.services import run_audit_change, run_passage
+from protocol_tracker.runs.services.common import refuse_unless_active
 
 
 def _scan_matches(vial: Vial, scanned: str) -> None:

@@ -33,7 +33,8 @@ from protocol_tracker.core.errors import InvalidTransition, ValidationFailed
 from protocol_tracker.core.text import clean_text
 from protocol_tracker.runs.locks import lock_run
 from protocol_tracker.runs.models import PassageKind, Run
-from protocol_tracker.runs.services import refuse_unless_active, run_audit_change, run_passage
+from protocol_tracker.runs.services import run_audit_change, run_passage
+from protocol_tracker.runs.services.common import refuse_unless_active
 
 MAX_SPLIT = 50
 
