@@ -131,9 +131,15 @@ class Stock:
 def stocked(lab, technician, reviewer, *, protocol_code: str = "bom") -> Stock:
     """The stocked lab of the module docstring."""
     medium = materials.material_create(
-        lab=lab, code="mtesr", name="mTeSR Plus", kind="medium", unit="mL",
-        supplier="STEMCELL", catalogue_number="100-0276", actor=reviewer,
-    )  # fmt: skip
+        lab=lab,
+        code="mtesr",
+        name="mTeSR Plus",
+        kind="medium",
+        unit="mL",
+        supplier="STEMCELL",
+        catalogue_number="100-0276",
+        actor=reviewer,
+    )
     matrix = materials.material_create(
         lab=lab, code="matrigel", name="Matrigel", kind="matrix", unit="mL", actor=reviewer
     )
@@ -141,11 +147,11 @@ def stocked(lab, technician, reviewer, *, protocol_code: str = "bom") -> Stock:
         lab=lab, code="cryostor", name="CryoStor CS10", kind="medium", unit="mL", actor=reviewer
     )
     cabinet = calibrated(lab, reviewer, technician, code="BSC-1", kind="biosafety_cabinet")
-    lapsed = calibrated(lab, reviewer, technician, code="BSC-2", kind="biosafety_cabinet",
-                        due_in_days=-3)  # fmt: skip
+    lapsed = calibrated(
+        lab, reviewer, technician, code="BSC-2", kind="biosafety_cabinet", due_in_days=-3
+    )
     freezer = calibrated(lab, reviewer, technician, code="CRF-1", kind="controlled_rate_freezer")
-    tank = storage.tank_create(lab=lab, code="T1", name="Tank 1", kind="ln2_vapour",
-                               actor=reviewer)  # fmt: skip
+    tank = storage.tank_create(lab=lab, code="T1", name="Tank 1", kind="ln2_vapour", actor=reviewer)
     rack = storage.rack_create(tank=tank, code="R1", actor=reviewer)
     box = storage.box_create(rack=rack, code="B1", rows=10, columns=10, actor=reviewer)
     return Stock(

@@ -55,8 +55,12 @@ def _freeze(stock, sr, count=10, **extra):
 
 
 def _written():
-    return (Vial.objects.count(), Freeze.objects.count(), AuditEvent.objects.count(),
-            VialMovement.objects.count())  # fmt: skip
+    return (
+        Vial.objects.count(),
+        Freeze.objects.count(),
+        AuditEvent.objects.count(),
+        VialMovement.objects.count(),
+    )
 
 
 def test_a_freeze_of_ten_vials_fills_the_first_free_positions(stock, django_assert_num_queries):
@@ -161,33 +165,44 @@ def test_a_thaw_checks_the_vial_out_with_a_scan_into_a_vessel_of_the_same_donor(
     before = _written()
 
     with pytest.raises(Conflict) as exc:
-        services.vial_thaw(vial=vial, scanned_code="WRONG-V001", run=child, actor=technician,
-                           vessel_kind="well_6")  # fmt: skip
+        services.vial_thaw(
+            vial=vial, scanned_code="WRONG-V001", run=child, actor=technician, vessel_kind="well_6"
+        )
     assert exc.value.code == "identity_mismatch"
     with pytest.raises(Conflict) as exc:
-        services.vial_thaw(vial=vial, scanned_code=vial.code, run=stranger, actor=technician,
-                           vessel_kind="well_6")  # fmt: skip
+        services.vial_thaw(
+            vial=vial, scanned_code=vial.code, run=stranger, actor=technician, vessel_kind="well_6"
+        )
     assert "chain of identity" in exc.value.message
     with pytest.raises(ValidationFailed):
-        services.vial_thaw(vial=vial, scanned_code="", run=child, actor=technician,
-                           vessel_kind="well_6")  # fmt: skip
+        services.vial_thaw(
+            vial=vial, scanned_code="", run=child, actor=technician, vessel_kind="well_6"
+        )
     assert _written() == before
 
     vessel = services.vial_thaw(
-        vial=vial, scanned_code=f" {vial.code.lower()} ", run=child, actor=technician,
-        vessel_kind="well_6", cells_seeded=1.14e6,
-    )  # fmt: skip
+        vial=vial,
+        scanned_code=f" {vial.code.lower()} ",
+        run=child,
+        actor=technician,
+        vessel_kind="well_6",
+        cells_seeded=1.14e6,
+    )
 
     vial.refresh_from_db()
     assert vial.status == "thawed" and vial.checked_out_by == technician
     assert (vessel.run, vessel.passage, vessel.source_vial, vessel.coi) == (
-        child, vial.passage, vial, vial.coi,
-    )  # fmt: skip
+        child,
+        vial.passage,
+        vial,
+        vial.coi,
+    )
     assert vessel.seeding_density == pytest.approx(1.14e6 / 57)
     assert box_map(box=stock.box).counts["occupied"] == 1
     with pytest.raises(InvalidTransition):
-        services.vial_thaw(vial=vial, scanned_code=vial.code, run=child, actor=technician,
-                           vessel_kind="well_6")  # fmt: skip
+        services.vial_thaw(
+            vial=vial, scanned_code=vial.code, run=child, actor=technician, vessel_kind="well_6"
+        )
 
 
 def test_a_split_makes_k_children_at_the_next_passage_and_moves_the_run_counter(stock, technician):
@@ -224,27 +239,40 @@ def test_transfer_withdraw_and_bank_counts(stock, technician, technician2):
     occupied_target = vials[1].position
 
     with pytest.raises(Conflict) as exc:
-        services.vial_transfer(vial=vials[0], scanned_code=vials[0].code,
-                               to_position=occupied_target, actor=technician)  # fmt: skip
+        services.vial_transfer(
+            vial=vials[0], scanned_code=vials[0].code, to_position=occupied_target, actor=technician
+        )
     assert exc.value.code == "position_occupied"
-    moved = services.vial_transfer(vial=vials[0], scanned_code=vials[0].code, to_position=target,
-                                   actor=technician, received_by=technician2,
-                                   reason="consolidating")  # fmt: skip
+    moved = services.vial_transfer(
+        vial=vials[0],
+        scanned_code=vials[0].code,
+        to_position=target,
+        actor=technician,
+        received_by=technician2,
+        reason="consolidating",
+    )
     assert location_of(moved.position) == "T1/R1/B1/J10"
     movement = VialMovement.objects.filter(vial=moved, kind="transfer").get()
     assert (movement.received_by, location_of(movement.from_position)) == (
         technician2,
         "T1/R1/B1/A1",
     )
-    services.vial_check_out(vial=vials[2], scanned_code=vials[2].code, actor=technician,
-                            status="withdrawn", reason="STR testing", received_by=technician2)  # fmt: skip
+    services.vial_check_out(
+        vial=vials[2],
+        scanned_code=vials[2].code,
+        actor=technician,
+        status="withdrawn",
+        reason="STR testing",
+        received_by=technician2,
+    )
 
     [line] = bank_counts(lab=stock.lab)
     assert (line.run_code, line.bank, line.count, line.low) == (sr.run.code, "master", 5, False)
     assert line.locations == [("T1/R1/B1", 5)]
     for vial in vials[3:]:
-        services.vial_check_out(vial=vial, scanned_code=vial.code, actor=technician,
-                                status="discarded", reason="test")  # fmt: skip
+        services.vial_check_out(
+            vial=vial, scanned_code=vial.code, actor=technician, status="discarded", reason="test"
+        )
     assert bank_counts(lab=stock.lab)[0].low
 
 

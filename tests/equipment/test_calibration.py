@@ -35,10 +35,15 @@ NOON = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 @pytest.fixture
 def cabinet(lab, reviewer):
     return services.equipment_create(
-        lab=lab, code="BSC-7", name="Class II cabinet", kind="biosafety_cabinet",
-        calibration_interval_days=180, maintenance_interval_days=90, reminder_lead_days=10,
+        lab=lab,
+        code="BSC-7",
+        name="Class II cabinet",
+        kind="biosafety_cabinet",
+        calibration_interval_days=180,
+        maintenance_interval_days=90,
+        reminder_lead_days=10,
         actor=reviewer,
-    )  # fmt: skip
+    )
 
 
 def test_equipment_that_needs_calibration_is_out_until_its_first_passed_one(cabinet, technician):
@@ -47,10 +52,14 @@ def test_equipment_that_needs_calibration_is_out_until_its_first_passed_one(cabi
             "Class II cabinet (BSC-7) has no passed calibration on record"
         )
         record = services.calibration_record_add(
-            equipment=cabinet, performed_at=NOON - timedelta(hours=2), performed_by="Acme Service",
-            passed=True, certificate=b"%PDF cert", certificate_filename="cert.pdf",
+            equipment=cabinet,
+            performed_at=NOON - timedelta(hours=2),
+            performed_by="Acme Service",
+            passed=True,
+            certificate=b"%PDF cert",
+            certificate_filename="cert.pdf",
             actor=technician,
-        )  # fmt: skip
+        )
     cabinet.refresh_from_db()
     # 180 days from the day it was performed on the lab's clock.
     assert record.next_due == date(2026, 8, 29) == cabinet.calibration_due
@@ -72,35 +81,57 @@ def test_equipment_that_needs_calibration_is_out_until_its_first_passed_one(cabi
 
 def test_a_failed_calibration_lapses_it_at_once_and_a_correction_supersedes(cabinet, technician):
     passed = services.calibration_record_add(
-        equipment=cabinet, performed_at=timezone.now() - timedelta(days=1), performed_by="Acme",
-        passed=True, actor=technician,
-    )  # fmt: skip
+        equipment=cabinet,
+        performed_at=timezone.now() - timedelta(days=1),
+        performed_by="Acme",
+        passed=True,
+        actor=technician,
+    )
     failed = services.calibration_record_add(
-        equipment=cabinet, performed_at=timezone.now(), performed_by="Acme", passed=False,
-        notes="airflow low", actor=technician,
-    )  # fmt: skip
+        equipment=cabinet,
+        performed_at=timezone.now(),
+        performed_by="Acme",
+        passed=False,
+        notes="airflow low",
+        actor=technician,
+    )
     cabinet.refresh_from_db()
     assert not equipment_state(cabinet, now=timezone.now()).usable
 
     with pytest.raises(ValidationFailed) as exc:
         services.calibration_record_add(
-            equipment=cabinet, performed_at=timezone.now(), performed_by="Acme", passed=True,
-            supersedes=failed, reason="", actor=technician,
-        )  # fmt: skip
+            equipment=cabinet,
+            performed_at=timezone.now(),
+            performed_by="Acme",
+            passed=True,
+            supersedes=failed,
+            reason="",
+            actor=technician,
+        )
     assert "reason" in exc.value.fields
     services.calibration_record_add(
-        equipment=cabinet, performed_at=failed.performed_at, performed_by="Acme", passed=True,
-        supersedes=failed, reason="the airflow reading was of another cabinet", actor=technician,
-    )  # fmt: skip
+        equipment=cabinet,
+        performed_at=failed.performed_at,
+        performed_by="Acme",
+        passed=True,
+        supersedes=failed,
+        reason="the airflow reading was of another cabinet",
+        actor=technician,
+    )
     cabinet.refresh_from_db()
     assert equipment_state(cabinet, now=timezone.now()).usable
     assert CalibrationRecord.objects.filter(equipment=cabinet).count() == 3
     assert passed.next_due is not None
     with pytest.raises(ValidationFailed, match="already corrected"):
         services.calibration_record_add(
-            equipment=cabinet, performed_at=failed.performed_at, performed_by="Acme",
-            passed=True, supersedes=failed, reason="again", actor=technician,
-        )  # fmt: skip
+            equipment=cabinet,
+            performed_at=failed.performed_at,
+            performed_by="Acme",
+            passed=True,
+            supersedes=failed,
+            reason="again",
+            actor=technician,
+        )
 
 
 @pytest.mark.parametrize(
@@ -133,13 +164,19 @@ def test_bad_calibration_records_are_refused_and_write_nothing(cabinet, technici
 
 def test_maintenance_sets_its_own_due_date_and_only_warns(cabinet, technician):
     services.calibration_record_add(
-        equipment=cabinet, performed_at=timezone.now(), performed_by="Acme", passed=True,
+        equipment=cabinet,
+        performed_at=timezone.now(),
+        performed_by="Acme",
+        passed=True,
         actor=technician,
-    )  # fmt: skip
+    )
     services.maintenance_record_add(
-        equipment=cabinet, performed_at=timezone.now() - timedelta(days=100),
-        performed_by="Acme", kind="preventive", actor=technician,
-    )  # fmt: skip
+        equipment=cabinet,
+        performed_at=timezone.now() - timedelta(days=100),
+        performed_by="Acme",
+        kind="preventive",
+        actor=technician,
+    )
     cabinet.refresh_from_db()
     state = equipment_state(cabinet, now=timezone.now())
     assert state.usable
@@ -152,8 +189,7 @@ def test_only_reviewers_and_admins_keep_the_register_technicians_take_it_out_of_
     lab, cabinet, technician, reviewer
 ):
     with pytest.raises(NotPermitted):
-        services.equipment_create(lab=lab, code="X", name="X", kind="incubator",
-                                  actor=technician)  # fmt: skip
+        services.equipment_create(lab=lab, code="X", name="X", kind="incubator", actor=technician)
     out = services.equipment_status_set(
         equipment=cabinet, status="out_of_service", reason="alarm", actor=technician
     )
@@ -169,8 +205,9 @@ def test_only_reviewers_and_admins_keep_the_register_technicians_take_it_out_of_
         == "in_service"
     )
     with pytest.raises(Conflict):
-        services.equipment_create(lab=lab, code="BSC-7", name="dup", kind="incubator",
-                                  actor=reviewer)  # fmt: skip
+        services.equipment_create(
+            lab=lab, code="BSC-7", name="dup", kind="incubator", actor=reviewer
+        )
 
 
 # --- instruments ----------------------------------------------------------------------------
@@ -181,19 +218,35 @@ def test_an_instrument_is_registered_in_one_step_with_assays_of_the_labs_protoco
     assert instrument_assays_of_lab(lab=lab) == ["cell_count", "flow_cytometry"]
 
     with pytest.raises(ValidationFailed) as exc:
-        services.instrument_register(lab=lab, name="Countess", kind="cell_counter",
-                                     allowed_assays="cell_count", actor=lab_admin)  # fmt: skip
+        services.instrument_register(
+            lab=lab,
+            name="Countess",
+            kind="cell_counter",
+            allowed_assays="cell_count",
+            actor=lab_admin,
+        )
     assert exc.value.fields == {"allowed_assays": ["a list of assay codes"]}
     with pytest.raises(ValidationFailed, match="viability_count"):
-        services.instrument_register(lab=lab, name="Countess", kind="cell_counter",
-                                     allowed_assays=["viability_count"], actor=lab_admin)  # fmt: skip
+        services.instrument_register(
+            lab=lab,
+            name="Countess",
+            kind="cell_counter",
+            allowed_assays=["viability_count"],
+            actor=lab_admin,
+        )
     assert not Instrument.objects.exists()
 
     instrument = services.instrument_register(
-        lab=lab, name="Countess", kind="cell_counter", allowed_assays=["cell_count"],
-        make="Thermo", model="Countess 3", serial="C3-0042", calibration_interval_days=365,
+        lab=lab,
+        name="Countess",
+        kind="cell_counter",
+        allowed_assays=["cell_count"],
+        make="Thermo",
+        model="Countess 3",
+        serial="C3-0042",
+        calibration_interval_days=365,
         actor=lab_admin,
-    )  # fmt: skip
+    )
 
     equipment = Equipment.objects.get(instrument=instrument)
     assert (instrument.allowed_assays, equipment.kind, equipment.serial) == (
@@ -208,15 +261,25 @@ def test_an_instrument_whose_calibration_lapsed_has_its_results_refused(
 ):
     protocol = api_protocol(lab)
     instrument = services.instrument_register(
-        lab=lab, name="Countess", kind="cell_counter", allowed_assays=["cell_count"],
-        calibration_interval_days=365, actor=lab_admin,
-    )  # fmt: skip
+        lab=lab,
+        name="Countess",
+        kind="cell_counter",
+        allowed_assays=["cell_count"],
+        calibration_interval_days=365,
+        actor=lab_admin,
+    )
     sr = working_stage(protocol, technician)
     checkpoint = sr.stage.checkpoints.get(key="viability")
 
     def post():
-        return qc_result_record(stage_run=sr, checkpoint=checkpoint, value=91, unit="%",
-                                measured_at=timezone.now(), actor=Instrument.objects.get(pk=instrument.pk))  # fmt: skip
+        return qc_result_record(
+            stage_run=sr,
+            checkpoint=checkpoint,
+            value=91,
+            unit="%",
+            measured_at=timezone.now(),
+            actor=Instrument.objects.get(pk=instrument.pk),
+        )
 
     with pytest.raises(Conflict) as exc:
         post()
@@ -227,16 +290,26 @@ def test_an_instrument_whose_calibration_lapsed_has_its_results_refused(
     )
     with pytest.raises(Conflict):
         qc_results_record_bulk(
-            rows=[{"stage_run": sr.pk, "checkpoint": checkpoint.pk, "value": 91, "unit": "%",
-                   "measured_at": timezone.now()}],
+            rows=[
+                {
+                    "stage_run": sr.pk,
+                    "checkpoint": checkpoint.pk,
+                    "value": 91,
+                    "unit": "%",
+                    "measured_at": timezone.now(),
+                }
+            ],
             actor=Instrument.objects.get(pk=instrument.pk),
-        )  # fmt: skip
+        )
     assert not QCResult.objects.exists()
 
     services.calibration_record_add(
-        equipment=Equipment.objects.get(instrument=instrument), performed_at=timezone.now(),
-        performed_by="Thermo field service", passed=True, actor=technician,
-    )  # fmt: skip
+        equipment=Equipment.objects.get(instrument=instrument),
+        performed_at=timezone.now(),
+        performed_by="Thermo field service",
+        passed=True,
+        actor=technician,
+    )
     assert post().verdict == "pass"
     fresh = Instrument.objects.get(pk=instrument.pk)
     assert instrument_calibration_problem(fresh, now=timezone.now()) == ""
@@ -247,19 +320,48 @@ def test_create_instrument_token_creates_the_instrument_and_prints_what_it_needs
     out, err = io.StringIO(), io.StringIO()
 
     with pytest.raises(CommandError, match="give --kind"):
-        call_command("create_instrument_token", "--lab", lab.slug, "--name", "Countess",
-                     stdout=out, stderr=err)  # fmt: skip
+        call_command(
+            "create_instrument_token",
+            "--lab",
+            lab.slug,
+            "--name",
+            "Countess",
+            stdout=out,
+            stderr=err,
+        )
     with pytest.raises(CommandError, match="viability_count"):
-        call_command("create_instrument_token", "--lab", lab.slug, "--name", "Countess",
-                     "--kind", "cell_counter", "--assays", "viability_count",
-                     stdout=out, stderr=err)  # fmt: skip
+        call_command(
+            "create_instrument_token",
+            "--lab",
+            lab.slug,
+            "--name",
+            "Countess",
+            "--kind",
+            "cell_counter",
+            "--assays",
+            "viability_count",
+            stdout=out,
+            stderr=err,
+        )
     assert not Instrument.objects.exists()
 
     call_command(
-        "create_instrument_token", "--lab", lab.slug, "--name", "Countess", "--kind",
-        "cell_counter", "--assays", "cell_count", "--make", "Thermo", "--serial", "C3-1",
-        stdout=out, stderr=err,
-    )  # fmt: skip
+        "create_instrument_token",
+        "--lab",
+        lab.slug,
+        "--name",
+        "Countess",
+        "--kind",
+        "cell_counter",
+        "--assays",
+        "cell_count",
+        "--make",
+        "Thermo",
+        "--serial",
+        "C3-1",
+        stdout=out,
+        stderr=err,
+    )
 
     token = out.getvalue().strip()
     instrument = instrument_authenticate(token)
@@ -270,7 +372,15 @@ def test_create_instrument_token_creates_the_instrument_and_prints_what_it_needs
         err.getvalue()
     )
     # Again, for the existing instrument: a second token (--rotate revokes the first).
-    call_command("create_instrument_token", "--lab", lab.slug, "--name", "Countess", "--rotate",
-                 stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
+    call_command(
+        "create_instrument_token",
+        "--lab",
+        lab.slug,
+        "--name",
+        "Countess",
+        "--rotate",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     assert InstrumentCredential.objects.filter(revoked_at__isnull=True).count() == 1
     assert instrument_authenticate(token) is None

@@ -148,11 +148,20 @@ def test_a_lot_that_expires_today_on_the_labs_clock_is_refused_at_receipt(medium
     # Already the 10th in Shanghai, still the 9th in UTC: the lab's date decides.
     with time_machine.travel(LATE_UTC, tick=False):
         with pytest.raises(ValidationFailed) as exc:
-            services.lot_receive(material=medium, lot_number="TODAY", expiry_date=date(2026, 3, 10),
-                                 quantity=1, actor=technician)  # fmt: skip
-        tomorrow = services.lot_receive(material=medium, lot_number="TOMORROW",
-                                        expiry_date=date(2026, 3, 11), quantity=1,
-                                        actor=technician)  # fmt: skip
+            services.lot_receive(
+                material=medium,
+                lot_number="TODAY",
+                expiry_date=date(2026, 3, 10),
+                quantity=1,
+                actor=technician,
+            )
+        tomorrow = services.lot_receive(
+            material=medium,
+            lot_number="TOMORROW",
+            expiry_date=date(2026, 3, 11),
+            quantity=1,
+            actor=technician,
+        )
 
     assert "expired on the lab's date (2026-03-10)" in exc.value.fields["expiry_date"][0]
     assert tomorrow.status == LotStatus.QUARANTINE
@@ -173,19 +182,33 @@ def test_the_sweep_expires_lots_at_the_start_of_their_date_in_the_labs_zone(
 ):
     with time_machine.travel(datetime(2026, 3, 1, 2, 0, tzinfo=UTC), tick=False):
         shanghai = services.lot_release(
-            lot=services.lot_receive(material=medium, lot_number="SH", quantity=5,
-                                     expiry_date=date(2026, 3, 10), coa=COA,
-                                     coa_filename="coa.pdf", actor=technician),
-            actor=reviewer, password=PASSWORD,
-        )  # fmt: skip
+            lot=services.lot_receive(
+                material=medium,
+                lot_number="SH",
+                quantity=5,
+                expiry_date=date(2026, 3, 10),
+                coa=COA,
+                coa_filename="coa.pdf",
+                actor=technician,
+            ),
+            actor=reviewer,
+            password=PASSWORD,
+        )
     london_material = Material.objects.create(
         lab=other_lab, code="m", name="M", kind="medium", unit="mL"
     )
     london = MaterialLot.objects.create(
-        lab=other_lab, material=london_material, lot_number="LO", code="m-LO",
-        expiry_date=date(2026, 3, 10), unit="mL", quantity_received=1, quantity_remaining=1,
-        received_at=LATE_UTC - timedelta(days=5), status=LotStatus.RELEASED,
-    )  # fmt: skip
+        lab=other_lab,
+        material=london_material,
+        lot_number="LO",
+        code="m-LO",
+        expiry_date=date(2026, 3, 10),
+        unit="mL",
+        quantity_received=1,
+        quantity_remaining=1,
+        received_at=LATE_UTC - timedelta(days=5),
+        status=LotStatus.RELEASED,
+    )
 
     # 23:30 UTC on the 9th: the 10th in Shanghai, still the 9th in London.
     assert services.lots_expire_due(now=LATE_UTC) == [shanghai.pk]
@@ -217,17 +240,21 @@ def test_a_lot_is_marked_used_up_with_a_reason_only_when_released(medium, techni
 
 def test_the_catalogue_refuses_bad_and_duplicate_materials(lab, reviewer, technician):
     with pytest.raises(NotPermitted):
-        services.material_create(lab=lab, code="x", name="X", kind="medium", unit="mL",
-                                 actor=technician)  # fmt: skip
+        services.material_create(
+            lab=lab, code="x", name="X", kind="medium", unit="mL", actor=technician
+        )
     with pytest.raises(ValidationFailed) as exc:
-        services.material_create(lab=lab, code="bad code", name="", kind="soup", unit="pints",
-                                 actor=reviewer)  # fmt: skip
+        services.material_create(
+            lab=lab, code="bad code", name="", kind="soup", unit="pints", actor=reviewer
+        )
     assert set(exc.value.fields) == {"code", "name", "kind", "unit"}
-    services.material_create(lab=lab, code="ok", name="OK", kind="matrix", unit="uL",
-                             actor=reviewer)  # fmt: skip
+    services.material_create(
+        lab=lab, code="ok", name="OK", kind="matrix", unit="uL", actor=reviewer
+    )
     with pytest.raises(Conflict):
-        services.material_create(lab=lab, code="OK", name="Again", kind="matrix", unit="uL",
-                                 actor=reviewer)  # fmt: skip
+        services.material_create(
+            lab=lab, code="OK", name="Again", kind="matrix", unit="uL", actor=reviewer
+        )
     material = Material.objects.get(code="ok")
     with pytest.raises(ValidationFailed, match="cannot change"):
         services.material_update(material=material, actor=reviewer, code="new")

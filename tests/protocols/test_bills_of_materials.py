@@ -44,11 +44,21 @@ def test_the_canonical_form_fills_defaults_sorts_equipment_and_keeps_the_bill_or
     stage = next(s for s in canonical_definition(_with_bom())["stages"] if s["key"] == "expand")
 
     assert stage["materials"] == [
-        {"material": "mtesr-plus", "name": "mTeSR Plus", "quantity": 50, "unit": "mL",
-         "required": True},
-        {"material": "matrigel", "name": "Matrigel", "quantity": None, "unit": "",
-         "required": True},
-    ]  # fmt: skip
+        {
+            "material": "mtesr-plus",
+            "name": "mTeSR Plus",
+            "quantity": 50,
+            "unit": "mL",
+            "required": True,
+        },
+        {
+            "material": "matrigel",
+            "name": "Matrigel",
+            "quantity": None,
+            "unit": "",
+            "required": True,
+        },
+    ]
     assert stage["equipment"] == [
         {"kind": "biosafety_cabinet", "required": True},
         {"kind": "incubator", "required": True},
@@ -110,8 +120,9 @@ def test_unknown_keys_twice_listed_and_unknown_equipment_are_refused():
 
 def test_an_invalid_bill_is_not_imported(lab):
     data = simple_protocol_data("refused")
-    data["stages"][1]["tasks"][0]["materials"] = [{"material": "m", "name": "x", "quantity": -1,
-                                                   "unit": "mL"}]  # fmt: skip
+    data["stages"][1]["tasks"][0]["materials"] = [
+        {"material": "m", "name": "x", "quantity": -1, "unit": "mL"}
+    ]
 
     with pytest.raises(ValidationFailed):
         protocol_import(lab=lab, definition=data)
@@ -142,14 +153,12 @@ def test_bills_are_kept_exported_copied_and_frozen(lab, lab_admin):
     stage_template_update(
         stage=copied, actor=lab_admin, materials=[{"material": "essential-8", "name": "E8"}]
     )
-    task_template_update(task=TaskTemplate.objects.get(stage=copied), actor=lab_admin,
-                         materials=[])  # fmt: skip
+    task_template_update(task=TaskTemplate.objects.get(stage=copied), actor=lab_admin, materials=[])
     diff = protocol_diff(old=protocol, new=draft)
     changed = {row["key"]: row["fields"] for row in diff["stages"]["changed"]}
     assert changed["expand"]["materials"]["new"] == [
-        {"material": "essential-8", "name": "E8", "quantity": None, "unit": "",
-         "required": True}
-    ]  # fmt: skip
+        {"material": "essential-8", "name": "E8", "quantity": None, "unit": "", "required": True}
+    ]
     assert diff["tasks"]["changed"][0]["fields"]["materials"]["new"] is None
 
 
@@ -173,8 +182,13 @@ def test_the_default_protocols_declare_their_materials_and_equipment():
     assert [e["kind"] for e in isolation["equipment"]] == ["biosafety_cabinet", "centrifuge"]
     s4 = by_key[("sc-beta-stepwise", "s4_pancreatic_progenitor")]
     assert [m["material"] for m in s4["materials"]] == [
-        "differentiation-medium", "kgf", "sant1", "tppb", "ldn193189", "retinoic-acid",
-    ]  # fmt: skip
+        "differentiation-medium",
+        "kgf",
+        "sant1",
+        "tppb",
+        "ldn193189",
+        "retinoic-acid",
+    ]
     feeds = by_key[("e-islet-autologous", "reprogramming")]["tasks"]
     assert [t["materials"][0]["material"] for t in feeds if t["key"] == "media_change"] == [
         "ipsc-medium"

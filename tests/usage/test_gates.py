@@ -185,8 +185,9 @@ def test_quantities_units_and_materials_are_checked(stock):
     before = _written()
 
     with pytest.raises(Conflict) as exc:
-        stage_usage_record(stage_run=sr, actor=stock.technician,
-                           lots=[LotUse(stock.medium_lot, quantity=501)])  # fmt: skip
+        stage_usage_record(
+            stage_run=sr, actor=stock.technician, lots=[LotUse(stock.medium_lot, quantity=501)]
+        )
     assert exc.value.code == "insufficient_quantity"
     assert "only 500 mL is left" in exc.value.message
     for use, field, text in [
@@ -203,8 +204,11 @@ def test_quantities_units_and_materials_are_checked(stock):
         assert text in exc.value.fields[field][0], (use, exc.value.fields)
     assert _written() == before
 
-    recorded = stage_usage_record(stage_run=sr, actor=stock.technician,
-                                  lots=[LotUse(stock.medium_lot, quantity=2500, unit="uL")])  # fmt: skip
+    recorded = stage_usage_record(
+        stage_run=sr,
+        actor=stock.technician,
+        lots=[LotUse(stock.medium_lot, quantity=2500, unit="uL")],
+    )
     stock.medium_lot.refresh_from_db()
     assert stock.medium_lot.quantity_remaining == Decimal("497.5")
     assert (recorded.consumptions[0].quantity, recorded.consumptions[0].unit) == (
@@ -230,8 +234,7 @@ def test_drawing_the_last_of_a_lot_uses_it_up(stock):
 def test_a_lot_near_its_expiry_is_used_with_a_warning_kept_for_the_record(stock):
     stock.medium.expiry_warning_days = 10
     stock.medium.save(update_fields=["expiry_warning_days"])
-    near = lot(stock.medium, stock.technician, stock.reviewer, lot_number="NEAR",
-               expires_in_days=5)  # fmt: skip
+    near = lot(stock.medium, stock.technician, stock.reviewer, lot_number="NEAR", expires_in_days=5)
     sr = _working(stock)
     with time_machine.travel(timezone.now() + timedelta(days=1)):
         _complete(stock, sr, lots=[LotUse(near), LotUse(stock.matrix_lot, quantity=1)])
@@ -246,13 +249,20 @@ def test_a_lot_near_its_expiry_is_used_with_a_warning_kept_for_the_record(stock)
 
 def test_equipment_falling_due_is_used_with_a_warning(stock, lab):
     soon = equipment_services.equipment_create(
-        lab=lab, code="BSC-3", name="BSC-3", kind="biosafety_cabinet",
-        calibration_interval_days=365, actor=stock.reviewer,
-    )  # fmt: skip
+        lab=lab,
+        code="BSC-3",
+        name="BSC-3",
+        kind="biosafety_cabinet",
+        calibration_interval_days=365,
+        actor=stock.reviewer,
+    )
     equipment_services.calibration_record_add(
-        equipment=soon, performed_at=timezone.now() - timedelta(days=360),
-        performed_by="Vendor", passed=True, actor=stock.technician,
-    )  # fmt: skip
+        equipment=soon,
+        performed_at=timezone.now() - timedelta(days=360),
+        performed_by="Vendor",
+        passed=True,
+        actor=stock.technician,
+    )
     soon.refresh_from_db()
     sr = _working(stock)
 
@@ -283,8 +293,9 @@ def test_a_bench_task_is_logged_only_with_the_lot_its_bill_needs(stock):
     occurrence.refresh_from_db()
     assert occurrence.done_at is None
 
-    done, recorded = task_record(occurrence=occurrence, actor=stock.technician,
-                                 lots=[LotUse(stock.medium_lot)], note="fed")  # fmt: skip
+    done, recorded = task_record(
+        occurrence=occurrence, actor=stock.technician, lots=[LotUse(stock.medium_lot)], note="fed"
+    )
 
     assert done.done_at is not None and done.note == "fed"
     assert [(c.task_occurrence_id, c.quantity, c.purpose) for c in recorded.consumptions] == [
