@@ -264,6 +264,16 @@ SPECTACULAR_SETTINGS = {
         "DispositionEnum": "protocol_tracker.qc.models.Disposition",
         "ParseStatusEnum": "protocol_tracker.qc.models.RawFileStatus",
         "RawFileKindEnum": "protocol_tracker.qc.models.RawFileKind",
+        "MaterialKindEnum": "protocol_tracker.materials.models.MaterialKind",
+        "LotStatusEnum": "protocol_tracker.materials.models.LotStatus",
+        "EquipmentKindEnum": "protocol_tracker.protocols.models.EquipmentKind",
+        "EquipmentStatusEnum": "protocol_tracker.equipment.models.EquipmentStatus",
+        "MaintenanceKindEnum": "protocol_tracker.equipment.models.MaintenanceKind",
+        "StorageKindEnum": "protocol_tracker.inventory.models.StorageKind",
+        "VialStatusEnum": "protocol_tracker.cellbank.models.VialStatus",
+        "VesselKindEnum": "protocol_tracker.cellbank.models.VesselKind",
+        "VesselStatusEnum": "protocol_tracker.cellbank.models.VesselStatus",
+        "BankTierEnum": "protocol_tracker.cellbank.models.BankTier",
     },
 }
 

@@ -17,12 +17,16 @@ from protocol_tracker.api.filters import (
 )
 from protocol_tracker.api.idempotency import idempotent
 from protocol_tracker.api.pagination import AscendingIdCursorPagination
+from protocol_tracker.api.serializers.materials import (
+    StageCompleteSerializer,
+    TaskDoneSerializer,
+    lot_uses,
+)
 from protocol_tracker.api.serializers.runs import (
     AssignSerializer,
     DonorCreateSerializer,
     DonorSerializer,
     LineageSerializer,
-    NoteSerializer,
     ReasonSerializer,
     RejectSerializer,
     ReleaseSerializer,
@@ -33,6 +37,7 @@ from protocol_tracker.api.serializers.runs import (
     TaskOccurrenceSerializer,
 )
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
+from protocol_tracker.api.views.materials import StageUsageActions
 from protocol_tracker.api.views.protocols import lab_for_create
 from protocol_tracker.outcomes import services as outcome_services
 from protocol_tracker.qc import selectors as qc_selectors
@@ -40,6 +45,7 @@ from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import selectors
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Donor, Run, StageRun, TaskOccurrence
+from protocol_tracker.usage import services as usage_services
 
 
 def _location(kind: str, pk: int) -> dict:
@@ -310,16 +316,16 @@ STAGE_RUN_LEAN = LeanColumns(
     list=extend_schema(summary="Stage runs (filter by run, status, stage kind, due time)"),
     retrieve=extend_schema(summary="One stage run"),
 )
-class StageRunViewSet(LabScopedViewSet):
+class StageRunViewSet(StageUsageActions, LabScopedViewSet):
     model = StageRun
     selector = staticmethod(selectors.stage_runs_visible_to)
     serializer_class = StageRunSerializer
-    serializers = {"complete": NoteSerializer, "assign": AssignSerializer}
+    serializers = {"complete": StageCompleteSerializer, "assign": AssignSerializer}
     filterset_class = StageRunFilter
     pagination_class = AscendingIdCursorPagination
     lean = STAGE_RUN_LEAN
     instrument_actions = frozenset({"list", "retrieve"})
-    action_roles = {"start": CAN_WORK, "complete": CAN_WORK, "assign": CAN_WORK}
+    action_roles = {"start": CAN_WORK, "complete": CAN_WORK, "assign": CAN_WORK, "usage": CAN_WORK}
 
     def _out(self, stage_run):
         fresh = self.get_queryset().get(pk=stage_run.pk)
@@ -331,16 +337,23 @@ class StageRunViewSet(LabScopedViewSet):
         return self._out(run_services.stage_start(stage_run=self.get_object(), actor=request.user))
 
     @extend_schema(
-        request=NoteSerializer,
+        request=StageCompleteSerializer,
         responses=StageRunSerializer,
-        summary="Complete the stage (every blocking checkpoint must be met)",
+        summary="Complete the stage (every blocking checkpoint met; the lots and equipment of "
+        "its bill recorded, or given here)",
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         stage_run = self.get_object()
         data = self.validated()
         return self._out(
-            qc_services.stage_complete(stage_run=stage_run, actor=request.user, note=data["note"])
+            qc_services.stage_complete(
+                stage_run=stage_run,
+                actor=request.user,
+                note=data["note"],
+                lots=lot_uses(data["lots"]),
+                equipment=data["equipment"],
+            )
         )
 
     @extend_schema(
@@ -367,21 +380,24 @@ class TaskOccurrenceViewSet(LabScopedViewSet):
     model = TaskOccurrence
     selector = staticmethod(selectors.task_occurrences_for_user)
     serializer_class = TaskOccurrenceSerializer
-    serializers = {"done": NoteSerializer}
+    serializers = {"done": TaskDoneSerializer}
     filterset_class = TaskOccurrenceFilter
     pagination_class = AscendingIdCursorPagination
     action_roles = {"done": CAN_WORK}
 
     @extend_schema(
-        request=NoteSerializer,
+        request=TaskDoneSerializer,
         responses=TaskOccurrenceSerializer,
-        summary="Log the bench task as done",
+        summary="Log the bench task as done, with the lots its bill of materials needs",
     )
     @action(detail=True, methods=["post"])
     def done(self, request, pk=None):
         occurrence = self.get_object()
         data = self.validated()
-        occurrence = run_services.task_done(
-            occurrence=occurrence, actor=request.user, note=data["note"]
+        occurrence, _ = usage_services.task_record(
+            occurrence=occurrence,
+            actor=request.user,
+            note=data["note"],
+            lots=lot_uses(data["lots"]),
         )
         return self.output(self.get_queryset().get(pk=occurrence.pk), TaskOccurrenceSerializer)

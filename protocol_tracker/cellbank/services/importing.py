@@ -28,6 +28,7 @@ from django.utils import timezone
 from labs.models import CAN_MANAGE, Lab
 from labs.selectors import require_role
 from protocol_tracker.audit.services import Change, audit_record_many, instance_builder
+from protocol_tracker.cellbank.exports import unsafe_cell
 from protocol_tracker.cellbank.models import BankTier, MovementKind, Vial, VialMovement, VialStatus
 from protocol_tracker.cellbank.selectors import EXPORT_COLUMNS
 from protocol_tracker.core.actors import Person
@@ -121,7 +122,7 @@ def _read(data: bytes) -> list[dict[str, str]]:
             raise ValidationFailed(
                 f"row {reader.line_num}: more cells than columns", fields={"file": ["bad row"]}
             )
-        rows.append({k: (v or "").strip() for k, v in row.items()})
+        rows.append({k: unsafe_cell((v or "").strip()) for k, v in row.items()})
     if not rows:
         raise ValidationFailed("the file has no rows", fields={"file": ["no rows"]})
     return rows
