@@ -267,8 +267,8 @@ def _digest_sections(digest: DigestRows) -> list[dict]:
                 % {"count": len(digest.equipment_due)},
                 "rows": [
                     _(
-                        "%(equipment)s (%(code)s): calibration due %(calibration)s, maintenance due "
-                        "%(maintenance)s"
+                        "%(equipment)s (%(code)s): calibration due %(calibration)s, "
+                        "maintenance due %(maintenance)s"
                     )
                     % {
                         "equipment": e.name,

@@ -27,6 +27,7 @@ from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
+from tests.api.access_cases_stock import stock_cases
 from tests.api.conftest import client_for
 from tests.factories import PASSWORD
 
@@ -482,6 +483,9 @@ CASES = [
         multipart=True,
     ),
 ]
+
+
+CASES += stock_cases(Case, ALL=ALL, WORK=WORK, REVIEW=REVIEW)
 
 
 def _client(principal: str, users: dict, own):

@@ -8,8 +8,8 @@ import pytest
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.errors import Conflict, NotPermitted, SignatureRefused, ValidationFailed
 from protocol_tracker.materials.models import LotStatus, MaterialLot
-from protocol_tracker.qc.services import stage_complete
 from protocol_tracker.qc.models import Deviation
+from protocol_tracker.qc.services import stage_complete
 from protocol_tracker.recalls.services import lot_recall
 from protocol_tracker.reminders.models import Notification
 from protocol_tracker.reminders.rendering import notification_headline
@@ -113,7 +113,7 @@ def test_the_reviewers_are_told_at_once_with_the_runs_once(world, reviewer, revi
 
 
 def test_refused_recalls_write_nothing(world, technician, reviewer, other_reviewer):
-    mine, theirs = world
+    mine, _ = world
     _use(mine, mine.medium_lot)
     before = (AuditEvent.objects.count(), Deviation.objects.count())
 

@@ -14,13 +14,12 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from labs.models import CAN_MANAGE, CAN_WORK
 from labs.selectors import labs_for_user
 from protocol_tracker.api.idempotency import idempotent
-from protocol_tracker.api.permissions import IsPerson
+from protocol_tracker.api.permissions import LabRolePermission
 from protocol_tracker.api.serializers.cellbank import (
     BoxCreateSerializer,
     BoxMapSerializer,
@@ -384,8 +383,10 @@ class InventoryViewSet(viewsets.ViewSet):
     """``import/`` (POST a CSV: all or nothing, per-row errors) and ``export/`` (GET CSV or
     Excel)."""
 
-    permission_classes = [IsAuthenticated, IsPerson]
+    permission_classes = [LabRolePermission]
     parser_classes = [MultiPartParser, FormParser]
+    action_roles = {"import_": CAN_MANAGE}
+    instrument_actions: frozenset = frozenset()
 
     @extend_schema(
         request={"multipart/form-data": InventoryImportSerializer},

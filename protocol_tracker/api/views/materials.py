@@ -231,7 +231,7 @@ class EquipmentViewSet(LabScopedViewSet):
     parser_classes = PARSERS
     action_roles = {
         "create": CAN_MANAGE,
-        "calibrations": CAN_WORK,
+        "calibrate": CAN_WORK,
         "maintenance": CAN_WORK,
         "set_status": CAN_WORK,
     }
@@ -241,15 +241,6 @@ class EquipmentViewSet(LabScopedViewSet):
         return equipment_selectors.equipment_for_user(
             self.request.user, kind=params.get("kind") or None, status=params.get("status") or None
         )
-
-    def get_serializer_class(self):
-        if self.action == "calibrations":
-            return (
-                CalibrationCreateSerializer
-                if self.request.method == "POST"
-                else CalibrationSerializer
-            )
-        return super().get_serializer_class()
 
     def _out(self, equipment, status_code=status.HTTP_200_OK, headers=None):
         return self.output(
@@ -272,13 +263,19 @@ class EquipmentViewSet(LabScopedViewSet):
         return self._out(equipment, status.HTTP_201_CREATED, _location("equipment", equipment.pk))
 
     @extend_schema(
-        methods=["GET"],
         request=None,
         responses=CalibrationSerializer(many=True),
         summary="Its calibration records, newest first",
     )
+    @action(detail=True, methods=["get"])
+    def calibrations(self, request, pk=None):
+        equipment = self.get_object()
+        records = CalibrationRecord.objects.for_user(request.user).filter(equipment=equipment)
+        return Response(
+            CalibrationSerializer(records.order_by("-performed_at", "-id"), many=True).data
+        )
+
     @extend_schema(
-        methods=["POST"],
         request={
             "multipart/form-data": CalibrationCreateSerializer,
             "application/json": CalibrationCreateSerializer,
@@ -286,16 +283,10 @@ class EquipmentViewSet(LabScopedViewSet):
         responses={201: CalibrationSerializer},
         summary="Record a calibration (with its certificate, multipart)",
     )
-    @action(detail=True, methods=["get", "post"])
+    @calibrations.mapping.post
     @idempotent
-    def calibrations(self, request, pk=None):
-        equipment = self.get_object()
-        if request.method == "GET":
-            records = CalibrationRecord.objects.for_user(request.user).filter(equipment=equipment)
-            return Response(
-                CalibrationSerializer(records.order_by("-performed_at", "-id"), many=True).data
-            )
-        return self._record(equipment, CalibrationCreateSerializer)
+    def calibrate(self, request, pk=None):
+        return self._record(self.get_object(), CalibrationCreateSerializer)
 
     @extend_schema(
         request={
@@ -358,34 +349,35 @@ class StageUsageActions:
     used (a stage in progress; the same gates as its completion)."""
 
     @extend_schema(
-        methods=["GET"],
         request=None,
         responses=UsageOutSerializer,
         summary="The lots and equipment the stage run used",
     )
+    @action(detail=True, methods=["get"])
+    def usage(self, request, pk=None):
+        stage_run = self.get_object()  # type: ignore[attr-defined]
+        body = {
+            "consumptions": LotConsumption.objects.for_user(request.user)
+            .filter(stage_run=stage_run)
+            .select_related("lot")
+            .order_by("id"),
+            "equipment_uses": EquipmentUse.objects.for_user(request.user)
+            .filter(stage_run=stage_run)
+            .select_related("equipment")
+            .order_by("id"),
+            "warnings": [],
+        }
+        return Response(UsageOutSerializer(body).data)
+
     @extend_schema(
-        methods=["POST"],
         request=UsageSerializer,
         responses={201: UsageOutSerializer},
         summary="Record lots and equipment used by a stage in progress",
     )
-    @action(detail=True, methods=["get", "post"])
+    @usage.mapping.post
     @idempotent
-    def usage(self, request, pk=None):
+    def record_usage(self, request, pk=None):
         stage_run = self.get_object()  # type: ignore[attr-defined]
-        if request.method == "GET":
-            body = {
-                "consumptions": LotConsumption.objects.for_user(request.user)
-                .filter(stage_run=stage_run)
-                .select_related("lot")
-                .order_by("id"),
-                "equipment_uses": EquipmentUse.objects.for_user(request.user)
-                .filter(stage_run=stage_run)
-                .select_related("equipment")
-                .order_by("id"),
-                "warnings": [],
-            }
-            return Response(UsageOutSerializer(body).data)
         data = self.validated(UsageSerializer)  # type: ignore[attr-defined]
         recorded = usage_services.stage_usage_record(
             stage_run=stage_run,

@@ -325,7 +325,12 @@ class StageRunViewSet(StageUsageActions, LabScopedViewSet):
     pagination_class = AscendingIdCursorPagination
     lean = STAGE_RUN_LEAN
     instrument_actions = frozenset({"list", "retrieve"})
-    action_roles = {"start": CAN_WORK, "complete": CAN_WORK, "assign": CAN_WORK, "usage": CAN_WORK}
+    action_roles = {
+        "start": CAN_WORK,
+        "complete": CAN_WORK,
+        "assign": CAN_WORK,
+        "record_usage": CAN_WORK,
+    }
 
     def _out(self, stage_run):
         fresh = self.get_queryset().get(pk=stage_run.pk)
