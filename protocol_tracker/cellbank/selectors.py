@@ -272,11 +272,10 @@ class LineageNode:
     children: list[LineageNode] = field(default_factory=list)
 
 
-def run_lineage_stock(*, run: Run) -> list[LineageNode]:
-    """``run``'s vessels as a tree (splits), each with the vials of the run frozen from its
-    time on, and the vessels thawed from the run's vials: the lineage view's rows (two
-    queries)."""
-    stock = run_stock(run=run)
+def run_lineage_stock(*, run: Run, stock: RunStock | None = None) -> list[LineageNode]:
+    """``run``'s vessels as a tree (splits) and the vials frozen from it: the lineage view's
+    rows (two queries, none given ``stock``)."""
+    stock = stock or run_stock(run=run)
     nodes = {v.pk: LineageNode("vessel", v.code, v.passage, v.status, v.pk) for v in stock.vessels}
     roots: list[LineageNode] = []
     for vessel in stock.vessels:

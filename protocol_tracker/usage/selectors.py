@@ -156,6 +156,7 @@ class BillLine:
     tracked: bool
     lots: list[MaterialLot] = field(default_factory=list)
     recorded: list[LotConsumption] = field(default_factory=list)
+    error: str = ""  # set by the recording page
 
 
 @dataclass
@@ -165,6 +166,7 @@ class KindLine:
     required: bool
     choices: list[EquipmentState] = field(default_factory=list)
     recorded: list[EquipmentUse] = field(default_factory=list)
+    error: str = ""  # set by the recording page
 
 
 def bill_lines(
@@ -254,10 +256,28 @@ def run_equipment_uses(*, run: Run) -> list[EquipmentUse]:
     )
 
 
+def run_usage_summary(*, run: Run) -> dict[str, list[dict]]:
+    """What the run page and the batch record show, from two queries: ``used`` (the rows of
+    :func:`run_materials_and_equipment`), ``near_expiry``, ``equipment_warnings`` and
+    ``recalled`` (the rows of the selectors of those names)."""
+    consumptions = run_consumptions(run=run)
+    uses = run_equipment_uses(run=run)
+    return {
+        "used": _used_rows(consumptions, uses),
+        "near_expiry": [_near_row(c) for c in consumptions if c.near_expiry],
+        "equipment_warnings": [_warning_row(u) for u in uses if u.warning],
+        "recalled": [_recalled_row(c) for c in consumptions if c.lot.status == LotStatus.RECALLED],
+    }
+
+
 def run_materials_and_equipment(*, run: Run) -> list[dict]:
-    """ "Materials and equipment used by a run" as plain rows for the batch record: kind
+    """The "materials and equipment used by a run" as plain rows for the batch record: kind
     (``material`` / ``equipment``), stage, what, lot or asset, amount, when, by whom, status
     now, warning. Two queries."""
+    return _used_rows(run_consumptions(run=run), run_equipment_uses(run=run))
+
+
+def _used_rows(consumptions: list[LotConsumption], uses: list[EquipmentUse]) -> list[dict]:
     rows = [
         {
             "kind": "material",
@@ -273,7 +293,7 @@ def run_materials_and_equipment(*, run: Run) -> list[dict]:
             "status": c.lot.status,
             "warning": c.warning,
         }
-        for c in run_consumptions(run=run)
+        for c in consumptions
     ]
     rows += [
         {
@@ -290,24 +310,48 @@ def run_materials_and_equipment(*, run: Run) -> list[dict]:
             "status": u.equipment.status,
             "warning": u.warning,
         }
-        for u in run_equipment_uses(run=run)
+        for u in uses
     ]
     return rows
 
 
+def _near_row(c: LotConsumption) -> dict:
+    return {
+        "stage": c.stage_run.stage.name,
+        "material": c.lot.material.name,
+        "lot": c.lot.lot_number,
+        "expiry": c.lot.expiry_date,
+        "days_to_expiry": c.days_to_expiry,
+        "at": c.consumed_at,
+        "warning": c.warning,
+    }
+
+
+def _warning_row(u: EquipmentUse) -> dict:
+    return {
+        "stage": u.stage_run.stage.name,
+        "equipment": u.equipment.name,
+        "code": u.equipment.code,
+        "at": u.used_at,
+        "calibration_due": u.calibration_due,
+        "warning": u.warning,
+    }
+
+
+def _recalled_row(c: LotConsumption) -> dict:
+    return {
+        "material": c.lot.material.name,
+        "lot": c.lot.lot_number,
+        "reason": c.lot.status_reason,
+        "stage": c.stage_run.stage.name,
+    }
+
+
 def run_materials_near_expiry(*, run: Run) -> list[dict]:
-    """ "Materials near expiry at use": the run's lots used within their warning days (one
+    """The "materials near expiry at use": the run's lots used within their warning days (one
     query), as plain rows."""
     return [
-        {
-            "stage": c.stage_run.stage.name,
-            "material": c.lot.material.name,
-            "lot": c.lot.lot_number,
-            "expiry": c.lot.expiry_date,
-            "days_to_expiry": c.days_to_expiry,
-            "at": c.consumed_at,
-            "warning": c.warning,
-        }
+        _near_row(c)
         for c in (
             LotConsumption.objects.for_lab(run.lab_id)
             .filter(run=run, near_expiry=True)
@@ -318,17 +362,10 @@ def run_materials_near_expiry(*, run: Run) -> list[dict]:
 
 
 def run_equipment_warnings(*, run: Run) -> list[dict]:
-    """ "Equipment warnings": equipment used by the run with a warning at the time (calibration
+    """The "equipment warnings": equipment used by the run with a warning at the time (calibration
     or maintenance falling due), as plain rows (one query)."""
     return [
-        {
-            "stage": u.stage_run.stage.name,
-            "equipment": u.equipment.name,
-            "code": u.equipment.code,
-            "at": u.used_at,
-            "calibration_due": u.calibration_due,
-            "warning": u.warning,
-        }
+        _warning_row(u)
         for u in (
             EquipmentUse.objects.for_lab(run.lab_id)
             .filter(run=run)
@@ -342,12 +379,7 @@ def run_equipment_warnings(*, run: Run) -> list[dict]:
 def run_recalled_lots(*, run: Run) -> list[dict]:
     """Lots the run used that were recalled since (one query), as plain rows."""
     return [
-        {
-            "material": c.lot.material.name,
-            "lot": c.lot.lot_number,
-            "reason": c.lot.status_reason,
-            "stage": c.stage_run.stage.name,
-        }
+        _recalled_row(c)
         for c in (
             LotConsumption.objects.for_lab(run.lab_id)
             .filter(run=run, lot__status=LotStatus.RECALLED)

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from protocol_tracker.cellbank import services as bank
 from protocol_tracker.equipment import services as equipment_services
 from protocol_tracker.equipment.models import Equipment
 from protocol_tracker.inventory import services as storage
@@ -21,7 +22,9 @@ from protocol_tracker.materials import services as materials
 from protocol_tracker.materials.models import Material, MaterialLot
 from protocol_tracker.protocols.models import ProtocolTemplate
 from protocol_tracker.protocols.services import protocol_import
+from protocol_tracker.usage.services import LotUse
 from tests.builders.definitions import checkpoint_definition, stage_definition, task_definition
+from tests.builders.runs import working_stage
 from tests.factories import PASSWORD
 
 COA = b"%PDF-1.4\n% certificate of analysis (test)\n"
@@ -174,3 +177,34 @@ def stocked(lab, technician, reviewer, *, protocol_code: str = "bom") -> Stock:
 
 def today_in(lab) -> date:
     return timezone.now().astimezone(lab.tz).date()
+
+
+def stock_ids(lab, technician, reviewer) -> dict[str, int]:
+    """A stocked lab with a frozen vial and a vessel, as ids by the first segments of the URL
+    routes that name them (for the URL walks of the web and API tests)."""
+    stock = stocked(lab, technician, reviewer, protocol_code="bom-walk")
+    sr = working_stage(stock.protocol, technician)
+    freeze = bank.vials_freeze(
+        stage_run=sr,
+        actor=technician,
+        count=1,
+        cells_per_vial=1e6,
+        contents="iPSC",
+        medium=LotUse(stock.cryo_lot, quantity=1),
+        box=stock.box,
+    )
+    vial = freeze.vials.get()
+    vessel = bank.vessel_seed(run=sr.run, actor=technician, kind="t25")
+    return {
+        "materials": stock.medium.pk,
+        "materials/lots": stock.medium_lot.pk,
+        "material-lots": stock.medium_lot.pk,
+        "equipment": stock.cabinet.pk,
+        "storage/boxes": stock.box.pk,
+        "storage/tanks": stock.box.rack.tank_id,
+        "storage/positions": vial.position_id,
+        "storage/vials": vial.pk,
+        "storage/vessels": vessel.pk,
+        "vials": vial.pk,
+        "vessels": vessel.pk,
+    }

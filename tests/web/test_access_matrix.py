@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.web import stock_views
+
 pytestmark = pytest.mark.django_db
 
 ROLES = ("technician", "reviewer", "lab_admin", "viewer", "clinician")
@@ -53,6 +55,9 @@ LAB_VIEWS = [
     ("preferences", "/preferences/", ALL),
     ("password_change", "/accounts/password/", ALL),
 ]
+
+OBJECT_VIEWS += stock_views.OBJECT_VIEWS
+LAB_VIEWS += stock_views.LAB_VIEWS
 
 
 def _call(client, method: str, url: str):

@@ -24,6 +24,7 @@ from protocol_tracker.reminders.models import Notification
 from protocol_tracker.reminders.services import calendar_token_issue
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
+from tests.builders.stock import stock_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +72,7 @@ def _lab(lab, technician, reviewer, technician2) -> Lab:
             "audit-events": AuditEvent.objects.filter(lab=lab).order_by("pk").first().pk,
             "instrument-uploads": world.upload.pk,
             "trends": checkpoint.pk,
+            **stock_ids(lab, technician2, reviewer),
         },
         checkpoint=checkpoint.pk,
     )
@@ -94,15 +96,18 @@ def _own_objects(user, lab) -> dict[str, int]:
 
 def _url(name: str, route: str, params: tuple[str, ...], data: Lab, own: dict[str, int]) -> str:
     segment = route.split("/", 1)[0]
+    two = "/".join(route.split("/")[:2])
     ids = {**data.ids, **own}
     values = {
-        "pk": lambda: ids[segment],
+        "pk": lambda: ids.get(two, ids.get(segment)),
         "stage_pk": lambda: ids["stages"],
         "checkpoint_pk": lambda: data.checkpoint,
         "action": lambda: "start" if segment == "runs" else "validate",
         "token": lambda: ids["calendar"],
         "part": lambda: "stage",
         "path": lambda: "nothing-here/",
+        "what": lambda: "tank",
+        "kind": lambda: "csv",
     }
     unknown = [p for p in params if p not in values]
     assert not unknown, f"{name}: give the walk a value for {unknown}"

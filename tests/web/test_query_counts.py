@@ -34,12 +34,13 @@ def _add_runs(lab, protocol, technician, count: int, start: int) -> None:
 # Page → exact query count: session, user, the user's labs, role, unread badge (5), then the
 # page's own fixed set (bench: two aggregate counts and three capped lists each of stage runs
 # and bench tasks; run page: the run and its stages, checkpoints, results, tasks, deviations,
-# signatures, children and audit trail).
+# signatures, children and audit trail; and, from issue 15, its lots and equipment used, vials
+# and vessels: four more).
 PAGES = {
     "bench": (lambda s: "/", 13),
     "runs": (lambda s: "/runs/", 8),
-    "run": (lambda s: f"/runs/{s['run'].pk}/", 14),
-    "batch_record": (lambda s: f"/runs/{s['run'].pk}/record/", 14),
+    "run": (lambda s: f"/runs/{s['run'].pk}/", 18),
+    "batch_record": (lambda s: f"/runs/{s['run'].pk}/record/", 18),
     "review": (lambda s: "/review/", 8),
     "trend": (lambda s: f"/trends/{s['checkpoint'].pk}/", 7),
 }

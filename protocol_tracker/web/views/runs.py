@@ -29,6 +29,7 @@ from protocol_tracker.web.access import (
 )
 from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
 from protocol_tracker.web.runpage import run_page_data
+from protocol_tracker.web.stockpage import stock_run_context
 
 PAGE_SIZE = 50
 
@@ -98,6 +99,7 @@ def _run_for(request: HttpRequest, pk: int) -> Run:
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     context = run_page_data(run)
+    context.update(stock_run_context(run))
     context["nav"] = "runs"
     return render(request, "web/run_detail.html", context)
 
@@ -106,6 +108,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def batch_record(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     context = run_page_data(run)
+    context.update(stock_run_context(run))
     context["nav"] = "runs"
     return render(request, "web/batch_record.html", context)
 
