@@ -248,10 +248,10 @@ def test_an_inventory_csv_with_bad_rows_lists_them_and_imports_nothing(client, l
     DonorFactory(lab=lab, code="DON-9")
     client.force_login(reviewer)
     data = (
-        "type,material_code,material_name,kind,unit,lot_number,expiry_date,quantity\n"
-        "material,mtesr,mTeSR,medium,mL,,,\n"
-        "lot,mtesr,,,,L1,2031-01-01,-5\n"
-    ).encode()
+        b"type,material_code,material_name,kind,unit,lot_number,expiry_date,quantity\n"
+        b"material,mtesr,mTeSR,medium,mL,,,\n"
+        b"lot,mtesr,,,,L1,2031-01-01,-5\n"
+    )
     response = client.post(
         "/inventory/import/", {"file": SimpleUploadedFile("inv.csv", data, "text/csv")}
     )
