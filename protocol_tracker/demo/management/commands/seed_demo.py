@@ -10,6 +10,7 @@ from django.db import transaction
 from labs.models import Lab, Role
 from labs.services import membership_set
 from protocol_tracker.demo.runs import demo_runs_seed
+from protocol_tracker.demo.stock import demo_stock_seed
 from protocol_tracker.protocols.services import protocol_import_defaults
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo accounts exist only outside production
@@ -68,4 +69,10 @@ class Command(BaseCommand):
             protocol_import_defaults(lab=lab, actor=None)
         demo_runs_seed(
             lab=labs["demo"], technician=users["demo-tech"], reviewer=users["demo-reviewer"]
+        )
+        demo_stock_seed(
+            lab=labs["demo"],
+            technician=users["demo-tech"],
+            reviewer=users["demo-reviewer"],
+            admin=users["demo-admin"],
         )
