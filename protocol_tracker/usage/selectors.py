@@ -266,7 +266,7 @@ def run_usage_summary(*, run: Run) -> dict[str, list[dict]]:
         "used": _used_rows(consumptions, uses),
         "near_expiry": [_near_row(c) for c in consumptions if c.near_expiry],
         "equipment_warnings": [_warning_row(u) for u in uses if u.warning],
-        "recalled": [_recalled_row(c) for c in consumptions if c.lot.status == LotStatus.RECALLED],
+        "recalled": _recalled_rows(c for c in consumptions if c.lot.status == LotStatus.RECALLED),
     }
 
 
@@ -338,6 +338,14 @@ def _warning_row(u: EquipmentUse) -> dict:
     }
 
 
+def _recalled_rows(consumptions) -> list[dict]:
+    """One row per recalled lot (its first use by the run)."""
+    rows: dict[int, dict] = {}
+    for c in consumptions:
+        rows.setdefault(c.lot_id, _recalled_row(c))
+    return list(rows.values())
+
+
 def _recalled_row(c: LotConsumption) -> dict:
     return {
         "material": c.lot.material.name,
@@ -377,13 +385,13 @@ def run_equipment_warnings(*, run: Run) -> list[dict]:
 
 
 def run_recalled_lots(*, run: Run) -> list[dict]:
-    """Lots the run used that were recalled since (one query), as plain rows."""
-    return [
-        _recalled_row(c)
+    """Lots the run used that were recalled since (one query), as plain rows, one per lot."""
+    return _recalled_rows(
+        c
         for c in (
             LotConsumption.objects.for_lab(run.lab_id)
             .filter(run=run, lot__status=LotStatus.RECALLED)
             .select_related("lot__material", "stage_run__stage")
             .order_by("lot_id", "id")
         )
-    ]
+    )
