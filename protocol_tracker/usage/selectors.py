@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils.translation import get_language
 
 from labs.models import Lab
 from protocol_tracker.core.actors import Person
@@ -191,7 +192,7 @@ def bill_lines(
     return [
         BillLine(
             material=line["material"],
-            name=line.get("name") or line["material"],
+            name=_localized_name(line),
             required=line.get("required", True),
             quantity=line.get("quantity"),
             unit=line.get("unit") or "",
@@ -201,6 +202,13 @@ def bill_lines(
         )
         for line in bill
     ]
+
+
+def _localized_name(line: dict) -> str:
+    """The line's name in the active language when the protocol version translates it."""
+    language = (get_language() or "").lower()
+    translated = (line.get("i18n") or {}).get(language, {}).get("name")
+    return translated or line.get("name") or line["material"]
 
 
 def kind_lines(
