@@ -55,10 +55,12 @@ def box_map(*, box: Box) -> BoxMap:
     """``box`` (read through a lab-scoped selector) as a grid of cells: two queries (its
     positions, the vials in storage in them), whatever the box holds and the lab's size."""
     positions = list(Position.objects.for_lab(box.lab_id).filter(box=box).order_by("row", "column"))
+    # By the box's position ids: the vial table's position index answers it, whatever the lab's
+    # size (a join on the box would read the lab's vials).
     vials = {
         v.position_id: v
         for v in Vial.objects.for_lab(box.lab_id)
-        .filter(position__box=box, status__in=IN_STORAGE)
+        .filter(position_id__in=[p.pk for p in positions], status__in=IN_STORAGE)
         .select_related("run")
     }
     grid: list[list[Cell]] = [[] for _ in range(box.rows)]
