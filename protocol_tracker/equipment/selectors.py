@@ -142,7 +142,7 @@ def equipment_detail_for_user(*, user: Person, equipment_id: int) -> Equipment:
     return (
         Equipment.objects.for_user(user)
         .select_related("lab", "instrument")
-        .prefetch_related(
+        .prefetch_related(  # type: ignore[type-var]
             Prefetch(
                 "calibrations",
                 queryset=CalibrationRecord.objects.select_related("recorded_by").order_by(
@@ -220,4 +220,4 @@ def instrument_checkpoints_of_lab(*, lab: Lab | int) -> list[dict]:
         .values("assay", "key", "unit", "protocol__code", "stage__key")
         .distinct()
     )
-    return list(rows)
+    return [dict(row) for row in rows]

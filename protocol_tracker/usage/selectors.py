@@ -290,7 +290,7 @@ def _used_rows(consumptions: list[LotConsumption], uses: list[EquipmentUse]) -> 
         {
             "kind": "material",
             "stage": c.stage_run.stage.name,
-            "task": c.task_occurrence.task.name if c.task_occurrence_id else "",
+            "task": c.task_occurrence.task.name if c.task_occurrence is not None else "",
             "what": c.lot.material.name,
             "identifier": c.lot.lot_number,
             "code": c.lot.code,

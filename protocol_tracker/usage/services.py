@@ -194,19 +194,19 @@ def record_usage(
                 },
             )
         )
-    for use in recorded.uses:
+    for equipment_use in recorded.uses:
         recorded.changes.append(
             run_audit_change(
                 "equipment_use.record",
-                use,
+                equipment_use,
                 run,
                 None,
                 {
-                    "equipment": use.equipment_id,
-                    "code": use.equipment.code,
+                    "equipment": equipment_use.equipment_id,
+                    "code": equipment_use.equipment.code,
                     "stage_run": stage_run.pk,
-                    "calibration_due": use.calibration_due,
-                    "warning": use.warning,
+                    "calibration_due": equipment_use.calibration_due,
+                    "warning": equipment_use.warning,
                 },
             )
         )

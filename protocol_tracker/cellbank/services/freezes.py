@@ -147,6 +147,7 @@ def vials_freeze(
     elif box.lab_id != run.lab_id:
         errors["box"] = ["box not found in this lab"]
     raise_errors(errors)
+    assert cells is not None  # checked: required
     now = timezone.now()
 
     recorded = record_usage(

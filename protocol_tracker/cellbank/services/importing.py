@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -110,7 +112,7 @@ def _read(data: bytes) -> list[dict[str, str]]:
             fields={"file": [f"columns: {', '.join(EXPORT_COLUMNS)}"]},
         )
     reader.fieldnames = header
-    rows = []
+    rows: list[dict[str, str]] = []
     limit = settings.INVENTORY_IMPORT_MAX_ROWS
     for row in reader:
         if len(rows) >= limit:
@@ -493,8 +495,8 @@ class _Importer:
                 )
             )
             result.boxes += 1
-        build = instance_builder(Vial)
-        vials = []
+        build = cast(Callable[[dict], Vial], instance_builder(Vial))
+        vials: list[Vial] = []
         for values, place, where in self.plan.vials:
             box = self.boxes[place]
             vials.append(

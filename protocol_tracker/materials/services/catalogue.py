@@ -16,6 +16,7 @@ from protocol_tracker.core.text import clean_text
 from protocol_tracker.materials.models import Material, MaterialKind
 from protocol_tracker.specs.quantities import QuantityError, normalize_stock_unit
 
+_MAX_LENGTHS = {"supplier": 200, "catalogue_number": 100, "storage": 100}
 _CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 
 
@@ -46,7 +47,7 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
                 cleaned[field] = clean_text(
                     value,
                     field=field,
-                    max_length=Material._meta.get_field(field).max_length,
+                    max_length=_MAX_LENGTHS[field],
                     multiline=False,
                 )
             elif field == "unit":

@@ -45,7 +45,7 @@ class LotCheck:
         return bool(self.warning)
 
 
-_REFUSED = {
+_REFUSED: dict[str, tuple[str, str]] = {
     LotStatus.QUARANTINE: ("lot_quarantined", "is in quarantine: it has not been released"),
     LotStatus.RECALLED: ("lot_recalled", "was recalled"),
     LotStatus.CONSUMED: ("lot_consumed", "is used up"),

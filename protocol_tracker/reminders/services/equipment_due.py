@@ -26,7 +26,7 @@ from protocol_tracker.reminders.schedule import CATCH_UP, Timing
 _WINDOW_LATE = timedelta(days=1)
 _NO_ESCALATION = timedelta(days=36500)
 MAX_LEAD_DAYS = 365
-_FIELDS = {
+_FIELDS: dict[str, str] = {
     NotificationObject.CALIBRATION: "calibration_due",
     NotificationObject.MAINTENANCE: "maintenance_due",
 }
