@@ -101,7 +101,7 @@ def test_an_instrument_posts_by_checkpoint_key_until_its_calibration_lapses(
         "--kind",
         "cell_counter",
         "--assays",
-        "cell_count",
+        "cell_count,flow_cytometry",
         "--calibration-interval-days",
         "365",
         stdout=out,
@@ -145,6 +145,16 @@ def test_an_instrument_posts_by_checkpoint_key_until_its_calibration_lapses(
     posted = instrument.post("/api/v1/qc-results/", body, HTTP_IDEMPOTENCY_KEY="k-1")
     assert posted.status_code == 201, posted.content
     assert posted.json()["checkpoint_key"] == "viability"
+    filed = instrument.post(
+        "/api/v1/instrument-uploads/",
+        {
+            "file": f.named_file(f.fcs_bytes(events=2400), "s2.fcs"),
+            "stage_run": sr.pk,
+            "checkpoint_key": "events",
+        },
+        format="multipart",
+    )
+    assert filed.status_code == 201, filed.content
     bulk = instrument.post(
         "/api/v1/qc-results/bulk/",
         {"results": [{**body, "checkpoint_key": "nope"}]},

@@ -261,3 +261,24 @@ def test_an_inventory_csv_with_bad_rows_lists_them_and_imports_nothing(client, l
     assert "1 of 2 rows are invalid; nothing was imported" in body
     assert "<td>3</td><td><code>quantity</code></td><td>must be more than zero</td>" in body
     assert not MaterialLot.objects.exists()
+
+
+def test_storage_is_set_up_by_reviewers_and_admins_only(client, lab, technician, lab_admin):
+    client.force_login(technician)
+    refused = client.post(
+        "/storage/new/tank/", {"tank-code": "T9", "tank-name": "Tank 9", "tank-kind": "ln2_vapour"}
+    )
+    assert refused.status_code == 403
+    client.force_login(lab_admin)
+    made = client.post(
+        "/storage/new/tank/", {"tank-code": "T9", "tank-name": "Tank 9", "tank-kind": "ln2_vapour"}
+    )
+    assert made.status_code == 302
+    tank = lab.tanks.get()
+    client.post("/storage/new/rack/", {"tank": tank.pk, "rack-code": "R1"})
+    rack = tank.racks.get()
+    client.post(
+        "/storage/new/box/",
+        {"box-rack": rack.pk, "box-code": "B1", "box-rows": 9, "box-columns": 9},
+    )
+    assert rack.boxes.get().positions.count() == 81
