@@ -4,10 +4,9 @@ Superusers see everything. Staff users see only the labs where they are ``lab_ad
 records (``read_only_model = True``) are view-only here: they change only through services.
 """
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from labs.models import Instrument, InstrumentCredential, Lab, Membership, Role
-from labs.services import instrument_credential_issue, instrument_credential_revoke
+from labs.models import InstrumentCredential, Lab, Membership, Role
 from protocol_tracker.audit.models import AuditEvent
 from protocol_tracker.core.scoping import lab_ids_for_user
 
@@ -81,34 +80,9 @@ class CredentialInline(admin.TabularInline):
         return False
 
 
-@admin.register(Instrument)
-class InstrumentAdmin(LabScopedAdmin):
-    list_display = ("name", "lab", "kind", "make", "model", "serial", "is_active")
-    list_filter = ("kind", "is_active")
-    search_fields = ("name", "serial")
-    inlines = [CredentialInline]
-    actions = ["issue_token", "revoke_tokens"]
-
-    @admin.action(description="Issue a new API token (shown once)")
-    def issue_token(self, request, queryset):
-        for instrument in queryset:
-            _, token = instrument_credential_issue(instrument=instrument, actor=request.user)
-            self.message_user(
-                request,
-                f"Token for {instrument.name} (copy it now, it is not shown again): {token}",
-                messages.WARNING,
-            )
-
-    @admin.action(description="Revoke all tokens")
-    def revoke_tokens(self, request, queryset):
-        credentials = InstrumentCredential.objects.filter(
-            instrument__in=queryset, revoked_at__isnull=True
-        )
-        for credential in credentials:
-            instrument_credential_revoke(
-                credential=credential, actor=request.user, reason="revoked in admin"
-            )
-        self.message_user(request, f"Revoked {len(credentials)} token(s).")
+# The instrument admin (assays picked from the lab's published protocols, creation through the
+# equipment services) is registered by ``protocol_tracker.equipment.admin``: it needs the protocols
+# a layer above labs.
 
 
 # The audit trail's read-only admin is registered here: audit sits below labs and imports nothing

@@ -35,6 +35,9 @@ class Role(models.TextChoices):
 CAN_WORK = frozenset({Role.TECHNICIAN, Role.REVIEWER, Role.LAB_ADMIN})
 CAN_REVIEW = frozenset({Role.REVIEWER})
 CAN_ADMINISTER = frozenset({Role.LAB_ADMIN})
+# Who keeps the lab's registers (the materials catalogue, the equipment and storage): QA and the
+# lab's administrators.
+CAN_MANAGE = frozenset({Role.REVIEWER, Role.LAB_ADMIN})
 # The roles that may see who a pseudonymous donor is (the identifier vault; every read audited).
 CAN_SEE_PATIENT = frozenset({Role.CLINICIAN})
 

@@ -42,6 +42,65 @@ def membership_set(*, lab: Lab, user: Person, role: str, actor: Actor) -> Member
     return membership
 
 
+INSTRUMENT_FIELDS = ("name", "kind", "make", "model", "serial", "allowed_assays", "is_active")
+
+
+@transaction.atomic
+def instrument_create(
+    *,
+    lab: Lab,
+    name: str,
+    kind: str,
+    make: str = "",
+    model: str = "",
+    serial: str = "",
+    allowed_assays: list[str] | None = None,
+    actor: Actor | None,
+) -> Instrument:
+    """Add an instrument to ``lab`` (checked by the caller: ``equipment.services`` validates the
+    assays against the lab's protocols and registers it as equipment)."""
+    instrument = Instrument.objects.create(
+        lab=lab,
+        name=name,
+        kind=kind,
+        make=make,
+        model=model,
+        serial=serial,
+        allowed_assays=list(allowed_assays or []),
+    )
+    audit_record(
+        actor=actor,
+        action="instrument.create",
+        obj=instrument,
+        after={f: getattr(instrument, f) for f in INSTRUMENT_FIELDS},
+    )
+    return instrument
+
+
+@transaction.atomic
+def instrument_update(*, instrument: Instrument, actor: Actor | None, **changes) -> Instrument:
+    """Change an instrument's fields (``INSTRUMENT_FIELDS``; checked by the caller)."""
+    instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    before = {
+        f: getattr(instrument, f)
+        for f, v in changes.items()
+        if f in INSTRUMENT_FIELDS and getattr(instrument, f) != v
+    }
+    if not before:
+        return instrument
+    for field in before:
+        setattr(instrument, field, changes[field])
+    instrument.save(update_fields=list(before))
+    audit_record(
+        actor=actor,
+        action="instrument.update",
+        obj=instrument,
+        before=before,
+        after={f: changes[f] for f in before},
+    )
+    return instrument
+
+
 @transaction.atomic
 def instrument_credential_issue(
     *, instrument: Instrument, actor: Actor

@@ -56,6 +56,9 @@ class Config:
     instrument_upload_inline_max_bytes: int = 1024 * 1024
     task_default_queue: str = "celery"
     patient_vault_keys: tuple[str, ...] = ()
+    material_expiry_warning_days: int = 30
+    inventory_import_max_rows: int = 50_000
+    bank_low_stock_vials: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -291,6 +294,13 @@ def load(environ_: Mapping[str, str], *, base_dir: Path) -> Config:
         ),
         task_default_queue=_queue(environ_),
         patient_vault_keys=_vault_keys(environ_, production=production),
+        material_expiry_warning_days=_int(
+            environ_, "MATERIAL_EXPIRY_WARNING_DAYS", 30, lo=0, hi=365
+        ),
+        inventory_import_max_rows=_int(
+            environ_, "INVENTORY_IMPORT_MAX_ROWS", 50_000, lo=1, hi=500_000
+        ),
+        bank_low_stock_vials=_int(environ_, "BANK_LOW_STOCK_VIALS", 5, lo=0, hi=10_000),
         port=_int(environ_, "PORT", 8000, lo=1, hi=65535),
         log_level=(_get(environ_, "LOG_LEVEL", "INFO") or "").upper(),
         secure_ssl_redirect=_bool(environ_, "SECURE_SSL_REDIRECT", default=production),

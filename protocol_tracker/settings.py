@@ -40,11 +40,17 @@ INSTALLED_APPS = [
     "protocol_tracker.signatures",
     "protocol_tracker.protocols",
     "protocol_tracker.identity",
+    "protocol_tracker.materials",
+    "protocol_tracker.equipment",
+    "protocol_tracker.inventory",
     "protocol_tracker.runs",
+    "protocol_tracker.usage",
     "protocol_tracker.qc",
     "protocol_tracker.custody",
+    "protocol_tracker.cellbank",
     "protocol_tracker.outcomes",
     "protocol_tracker.clinical",
+    "protocol_tracker.recalls",
     "protocol_tracker.reminders",
     "protocol_tracker.api",
     "protocol_tracker.web",
@@ -180,6 +186,12 @@ INSTRUMENT_UPLOAD_INLINE_MAX_BYTES = CONFIG.instrument_upload_inline_max_bytes
 # unset outside production) and extra COI layouts (dotted paths of identity.layouts.CoiLayout).
 PATIENT_VAULT_KEYS = CONFIG.patient_vault_keys
 IDENTITY_COI_LAYOUTS: tuple[str, ...] = ()
+# Materials: a lot used this many days or fewer before its expiry warns (a material may set its
+# own); the largest inventory CSV accepted, in rows.
+MATERIAL_EXPIRY_WARNING_DAYS = CONFIG.material_expiry_warning_days
+INVENTORY_IMPORT_MAX_ROWS = CONFIG.inventory_import_max_rows
+# A master or working bank of a clone with fewer vials left than this shows a low-stock warning.
+BANK_LOW_STOCK_VIALS = CONFIG.bank_low_stock_vials
 CELERY_BEAT_SCHEDULE: dict = {
     # The sweep is cheap and state-driven; a run that waited in the queue past the next one is
     # useless, hence the expiry.
@@ -195,6 +207,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "reminders-digests": {
         "task": "reminders.digests",
+        "schedule": REMINDER_SWEEP_SECONDS,
+        "options": {"expires": REMINDER_SWEEP_SECONDS},
+    },
+    "materials-expire-lots": {
+        "task": "materials.expire_lots",
         "schedule": REMINDER_SWEEP_SECONDS,
         "options": {"expires": REMINDER_SWEEP_SECONDS},
     },
@@ -261,6 +278,16 @@ SPECTACULAR_SETTINGS = {
         "LabelFormatEnum": "protocol_tracker.identity.models.LabelFormat",
         "VisitKindEnum": "protocol_tracker.clinical.models.VisitKind",
         "TherapyEventKindEnum": "protocol_tracker.clinical.models.TherapyEventKind",
+        "MaterialKindEnum": "protocol_tracker.materials.models.MaterialKind",
+        "LotStatusEnum": "protocol_tracker.materials.models.LotStatus",
+        "EquipmentKindEnum": "protocol_tracker.protocols.models.EquipmentKind",
+        "EquipmentStatusEnum": "protocol_tracker.equipment.models.EquipmentStatus",
+        "MaintenanceKindEnum": "protocol_tracker.equipment.models.MaintenanceKind",
+        "StorageKindEnum": "protocol_tracker.inventory.models.StorageKind",
+        "VialStatusEnum": "protocol_tracker.cellbank.models.VialStatus",
+        "VesselKindEnum": "protocol_tracker.cellbank.models.VesselKind",
+        "VesselStatusEnum": "protocol_tracker.cellbank.models.VesselStatus",
+        "BankTierEnum": "protocol_tracker.cellbank.models.BankTier",
     },
 }
 

@@ -10,6 +10,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from protocol_tracker.api.views.auth import MeView, PersonalTokenViewSet, TokenView
+from protocol_tracker.api.views.cellbank import (
+    BoxViewSet,
+    InventoryViewSet,
+    PositionViewSet,
+    TankViewSet,
+    VesselViewSet,
+    VialViewSet,
+)
 from protocol_tracker.api.views.clinical import RecipientViewSet, VisitViewSet
 from protocol_tracker.api.views.docs import RedocView, SwaggerView
 from protocol_tracker.api.views.identity import (
@@ -23,6 +31,11 @@ from protocol_tracker.api.views.identity import (
     ShipmentViewSet,
 )
 from protocol_tracker.api.views.labs import AuditEventViewSet, LabViewSet
+from protocol_tracker.api.views.materials import (
+    EquipmentViewSet,
+    MaterialLotViewSet,
+    MaterialViewSet,
+)
 from protocol_tracker.api.views.notifications import NotificationViewSet
 from protocol_tracker.api.views.protocols import ProtocolViewSet
 from protocol_tracker.api.views.qc import (
@@ -67,6 +80,15 @@ router.register("label-prints", LabelPrintViewSet, basename="label-print")
 router.register("computed-results", ComputedResultViewSet, basename="computed-result")
 router.register("recipients", RecipientViewSet, basename="recipient")
 router.register("visits", VisitViewSet, basename="visit")
+router.register("materials", MaterialViewSet, basename="material")
+router.register("material-lots", MaterialLotViewSet, basename="material-lot")
+router.register("equipment", EquipmentViewSet, basename="equipment")
+router.register("storage/tanks", TankViewSet, basename="tank")
+router.register("storage/boxes", BoxViewSet, basename="box")
+router.register("storage/positions", PositionViewSet, basename="position")
+router.register("vials", VialViewSet, basename="vial")
+router.register("vessels", VesselViewSet, basename="vessel")
+router.register("inventory", InventoryViewSet, basename="inventory")
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

@@ -50,6 +50,23 @@ class RecordedBy(models.TextChoices):
     SYSTEM = "system", _("Computed from records")
 
 
+class EquipmentKind(models.TextChoices):
+    """What a stage may declare it needs (the protocol's language); the lab's equipment
+    (``protocol_tracker.equipment``) is of one of these kinds."""
+
+    BIOSAFETY_CABINET = "biosafety_cabinet", _("Biosafety cabinet")
+    INCUBATOR = "incubator", _("CO2 incubator")
+    CENTRIFUGE = "centrifuge", _("Centrifuge")
+    LN2_TANK = "ln2_tank", _("LN2 storage tank")
+    CONTROLLED_RATE_FREEZER = "controlled_rate_freezer", _("Controlled-rate freezer")
+    MICROSCOPE = "microscope", _("Microscope")
+    FLOW_CYTOMETER = "flow_cytometer", _("Flow cytometer")
+    CELL_COUNTER = "cell_counter", _("Cell counter")
+    PLATE_READER = "plate_reader", _("Plate reader")
+    QPCR = "qpcr", _("qPCR")
+    OTHER = "other", _("Other")
+
+
 class ProtocolTemplate(models.Model):
     lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="protocols")
     code = models.SlugField(max_length=64)
@@ -123,6 +140,19 @@ class StageTemplate(models.Model):
             "Translations of the name and description, per language (part of the version)."
         ),
     )
+    materials = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Bill of materials: the materials (by the lab's material code) whose lot is "
+            "recorded when the stage is worked (part of the version)."
+        ),
+    )
+    equipment = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Kinds of equipment the stage is worked with (part of the version)."),
+    )
 
     objects = LabScopedQuerySet.as_manager()
     lab_field = "protocol__lab"
@@ -152,6 +182,14 @@ class TaskTemplate(models.Model):
         blank=True,
         help_text=_(
             "Translations of the name and description, per language (part of the version)."
+        ),
+    )
+    materials = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Bill of materials: the materials whose lot is recorded each time the task is done "
+            "(part of the version)."
         ),
     )
 

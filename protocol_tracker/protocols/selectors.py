@@ -11,7 +11,9 @@ from labs.selectors import visible_to
 from protocol_tracker.core.actors import Person
 from protocol_tracker.protocols.definition import (
     CHECKPOINT_KEYS,
+    EQUIPMENT_KEY,
     I18N_KEY,
+    MATERIALS_KEY,
     OPTIONAL_CHECKPOINT_KEYS,
     TASK_KEYS,
     canonical_definition,
@@ -279,6 +281,8 @@ def protocol_export(*, protocol: ProtocolTemplate) -> dict[str, Any]:
                     "checkpoints": [
                         _with_i18n(cp, _checkpoint_definition(cp)) for cp in checkpoints[s.pk]
                     ],
+                    **_lines(MATERIALS_KEY, s.materials),
+                    **_lines(EQUIPMENT_KEY, s.equipment),
                 },
             )
             for s in stages
@@ -297,7 +301,14 @@ def _checkpoint_definition(cp: CheckpointTemplate) -> dict[str, Any]:
 def _task_definition(task: TaskTemplate) -> dict[str, Any]:
     values = {key: getattr(task, key) for key in TASK_KEYS if key != "every_hours"}
     values["every_hours"] = timedelta_to_hours(task.every)
-    return _with_i18n(task, {key: values[key] for key in TASK_KEYS})
+    return _with_i18n(
+        task, {**{key: values[key] for key in TASK_KEYS}, **_lines(MATERIALS_KEY, task.materials)}
+    )
+
+
+def _lines(key: str, lines: list | None) -> dict:
+    """A bill of materials or a stage's equipment, when there is one (none: no key)."""
+    return {key: lines} if lines else {}
 
 
 def _with_i18n(item: StageTemplate | TaskTemplate | CheckpointTemplate, values: dict) -> dict:

@@ -163,6 +163,7 @@ class DeviationKind(models.TextChoices):
     MANUAL = "manual", _("Reported by hand")
     IDENTITY = "identity", _("Chain of identity: wrong or unreadable label")
     CUSTODY = "custody", _("Chain of custody: temperature excursion or record gap")
+    MATERIAL_RECALL = "recall", _("A material lot it used was recalled")
 
 
 class DeviationSeverity(models.TextChoices):

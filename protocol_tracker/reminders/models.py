@@ -22,6 +22,7 @@ class NotificationKind(models.TextChoices):
     ESCALATION = "escalation", _("Escalation")
     DIGEST = "digest", _("Daily digest")
     QC_FAILED = "qc_failed", _("Out of spec")
+    LOT_RECALLED = "lot_recalled", _("Material lot recalled")
 
 
 # Kinds about a stage run or task occurrence that stop being owed once the work is done.
@@ -51,6 +52,9 @@ class NotificationObject(models.TextChoices):
     TASK_OCCURRENCE = "task_occurrence", _("Bench task")
     QC_RESULT = "qc_result", _("QC result")
     LAB = "lab", _("Lab")
+    CALIBRATION = "calibration", _("Equipment calibration")
+    MAINTENANCE = "maintenance", _("Equipment maintenance")
+    MATERIAL_LOT = "material_lot", _("Material lot")
 
 
 class Notification(models.Model):

@@ -20,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from labs.models import Lab
-from protocol_tracker.reminders.models import Notification, NotificationKind
+from protocol_tracker.reminders.models import Notification, NotificationKind, NotificationObject
 
 SUBJECT_PREFIX = "[protocol_tracker] "
 
@@ -38,6 +38,8 @@ class DigestRows(Protocol):
     def overdue_stage_runs(self) -> list: ...
     @property
     def overdue_tasks(self) -> list: ...
+    @property
+    def equipment_due(self) -> list: ...
 
 
 def format_local(moment: datetime, tz: ZoneInfo) -> str:
@@ -62,10 +64,58 @@ def _fields(notification: Notification) -> dict:
     return context
 
 
+def _equipment_what(f: dict) -> str:
+    if f.get("what") == "maintenance":
+        return _("Maintenance of %(equipment)s (%(code)s)") % f
+    return _("Calibration of %(equipment)s (%(code)s)") % f
+
+
+def _about_equipment(notification: Notification) -> bool:
+    return notification.object_type in (
+        NotificationObject.CALIBRATION,
+        NotificationObject.MAINTENANCE,
+    )
+
+
+def _equipment_subject(notification: Notification, f: dict) -> str:
+    what = _equipment_what(f)
+    if notification.kind == NotificationKind.DUE_SOON:
+        return _("Due soon: %(what)s, on %(date)s") % {"what": what, "date": f["due_date"]}
+    if notification.kind == NotificationKind.DUE:
+        return _("Due today: %(what)s") % {"what": what}
+    return _("Overdue: %(what)s, due %(date)s") % {"what": what, "date": f["due_date"]}
+
+
+def _equipment_headline(notification: Notification, f: dict) -> str:
+    what = _equipment_what(f)
+    if notification.kind == NotificationKind.DUE_SOON:
+        return _("%(what)s is due on %(date)s.") % {"what": what, "date": f["due_date"]}
+    if notification.kind == NotificationKind.DUE:
+        return _(
+            "%(what)s is due today (%(date)s); until it is done the equipment cannot be used."
+        ) % {"what": what, "date": f["due_date"]}
+    return _("%(what)s is overdue: it was due on %(date)s.") % {
+        "what": what,
+        "date": f["due_date"],
+    }
+
+
+def _recall_headline(f: dict) -> str:
+    runs = ", ".join(f.get("runs") or []) or "-"
+    return _(
+        "%(material)s lot %(lot)s was recalled (%(reason)s). Runs that used it (%(count)s), "
+        "now flagged: %(runs)s."
+    ) % {**f, "count": f.get("run_count", 0), "runs": runs}
+
+
 def notification_subject(notification: Notification) -> str:
     """A short subject line, in the active language."""
     f = _fields(notification)
     kind = notification.kind
+    if _about_equipment(notification):
+        return _equipment_subject(notification, f)
+    if kind == NotificationKind.LOT_RECALLED:
+        return _("Recalled: %(material)s lot %(lot)s") % f
     if kind == NotificationKind.DUE_SOON:
         return _("Due soon: %(what)s, run %(run)s") % f
     if kind == NotificationKind.DUE:
@@ -83,6 +133,10 @@ def notification_headline(notification: Notification) -> str:
     """One sentence for the in-app list and the top of the email, in the active language."""
     f = _fields(notification)
     kind = notification.kind
+    if _about_equipment(notification):
+        return _equipment_headline(notification, f)
+    if kind == NotificationKind.LOT_RECALLED:
+        return _recall_headline(f)
     if kind == NotificationKind.DUE_SOON:
         return _("%(what)s for run %(run)s (donor %(donor)s) is due soon, at %(due)s.") % f
     if kind == NotificationKind.DUE:
@@ -115,6 +169,17 @@ def notification_headline(notification: Notification) -> str:
 
 def notification_details(notification: Notification) -> list[str]:
     f = _fields(notification)
+    if _about_equipment(notification):
+        return [
+            _("Equipment: %(equipment)s (%(code)s)") % f,
+            _("Due: %(date)s") % {"date": f["due_date"]},
+        ]
+    if notification.kind == NotificationKind.LOT_RECALLED:
+        return [
+            _("Lot: %(material)s %(lot)s") % f,
+            _("Reason: %(reason)s") % f,
+            _("Runs flagged: %(count)s") % {"count": f.get("run_count", 0)},
+        ]
     lines = []
     if f["run"]:
         lines.append(_("Run: %(run)s") % f)
@@ -194,6 +259,27 @@ def _digest_sections(digest: DigestRows) -> list[dict]:
             ],
         },
     ]
+    if digest.equipment_due:
+        # Only when there is some: a lab without equipment falling due gets the digest it got.
+        sections.append(
+            {
+                "title": _("Equipment due for calibration or maintenance (%(count)s)")
+                % {"count": len(digest.equipment_due)},
+                "rows": [
+                    _(
+                        "%(equipment)s (%(code)s): calibration due %(calibration)s, "
+                        "maintenance due %(maintenance)s"
+                    )
+                    % {
+                        "equipment": e.name,
+                        "code": e.code,
+                        "calibration": e.calibration_due.isoformat() if e.calibration_due else "-",
+                        "maintenance": e.maintenance_due.isoformat() if e.maintenance_due else "-",
+                    }
+                    for e in digest.equipment_due
+                ],
+            }
+        )
     return sections
 
 

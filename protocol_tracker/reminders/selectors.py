@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from labs.models import CAN_ADMINISTER, Lab, Membership, Role
 from protocol_tracker.core.actors import Person
 from protocol_tracker.core.scoping import lab_ids_for_user
+from protocol_tracker.equipment.selectors import equipment_falling_due
 from protocol_tracker.qc.models import Deviation, DeviationStatus
 from protocol_tracker.reminders.models import (
     CalendarToken,
@@ -180,6 +181,7 @@ class Digest:
     awaiting_release: list
     overdue_stage_runs: list
     overdue_tasks: list
+    equipment_due: list = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -188,15 +190,19 @@ class Digest:
             or self.awaiting_release
             or self.overdue_stage_runs
             or self.overdue_tasks
+            or self.equipment_due
         )
 
 
 DIGEST_LIMIT = 50
+# Equipment whose calibration or maintenance falls due within this many days is in the digest.
+EQUIPMENT_DIGEST_DAYS = 14
 
 
 def digest_for_lab(*, lab: Lab, now: datetime) -> Digest:
     """What a reviewer of ``lab`` needs to see today: open deviations, runs awaiting release,
-    overdue work. Each list is capped at ``DIGEST_LIMIT`` rows."""
+    overdue work, equipment whose calibration or maintenance falls due within two weeks or is
+    overdue. Each list is capped at ``DIGEST_LIMIT`` rows."""
     deviations = list(
         Deviation.objects.for_lab(lab)
         .exclude(status=DeviationStatus.CLOSED)
@@ -229,4 +235,7 @@ def digest_for_lab(*, lab: Lab, now: datetime) -> Digest:
         .select_related("task", "stage_run__run__donor", "stage_run__stage")
         .order_by("due_at", "id")[:DIGEST_LIMIT]
     )
-    return Digest(lab, deviations, awaiting, overdue_stages, overdue_tasks)
+    equipment_due = list(
+        equipment_falling_due(lab=lab, now=now, within_days=EQUIPMENT_DIGEST_DAYS)[:DIGEST_LIMIT]
+    )
+    return Digest(lab, deviations, awaiting, overdue_stages, overdue_tasks, equipment_due)

@@ -32,8 +32,10 @@ def reminders_sweep_task() -> dict:
     now = timezone.now()
     result = services.reminders_sweep(now=now)
     caught_up = services.qc_failures_catch_up(now=now)
+    recalls = services.lot_recalls_catch_up(now=now)
     return {
         "qc_failures_caught_up": len(caught_up),
+        "recalls_caught_up": len(recalls),
         "created": result.created,
         "enqueued": len(result.notification_ids),
         "webhooks": len(result.delivery_ids),
@@ -98,3 +100,9 @@ def deviation_opened_notify(deviation_id: int) -> int:
 @shared_task(name="reminders.run_released", time_limit=60, soft_time_limit=45, ignore_result=True)
 def run_released_notify(run_id: int) -> int:
     return services.run_released_emit(run_id=run_id)
+
+
+@shared_task(name="reminders.lot_recalled", time_limit=60, soft_time_limit=45, ignore_result=True)
+def lot_recalled_notify(lot_id: int) -> int:
+    """Notify the lab's reviewers at once that a material lot was recalled."""
+    return len(services.lot_recall_notify(lot_id=lot_id))

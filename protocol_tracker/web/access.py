@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from labs.models import CAN_ADMINISTER, CAN_REVIEW, CAN_WORK, Lab
+from labs.models import CAN_ADMINISTER, CAN_MANAGE, CAN_REVIEW, CAN_WORK, Lab
 from labs.selectors import labs_for_user, role_in_lab
 from protocol_tracker.core.errors import (
     Conflict,
@@ -57,6 +57,7 @@ class Perms:
         self.can_review = self.role in CAN_REVIEW
         self.can_administer = self.role in CAN_ADMINISTER
         self.can_design = self.role in CAN_DESIGN
+        self.can_manage = self.role in CAN_MANAGE
 
 
 def lab_view(view: Callable) -> Callable:

@@ -7,7 +7,9 @@ from protocol_tracker.web.views import (
     change_control,
     clinical,
     custody,
+    equipment,
     exports,
+    materials,
     protocols,
     qc,
     release,
@@ -15,7 +17,9 @@ from protocol_tracker.web.views import (
     runs,
     shipments,
     stage_completion,
+    storage,
     trends,
+    usage,
 )
 
 app_name = "web"
@@ -110,4 +114,30 @@ urlpatterns = [
         name="protocol_part_remove",
     ),
     path("protocols/<int:pk>/<str:action>/", protocols.protocol_action, name="protocol_action"),
+    # Materials, equipment and the cell bank (issue 15).
+    path("materials/", materials.materials_list, name="materials"),
+    path("materials/new/", materials.material_new, name="material_new"),
+    path("materials/lots/receive/", materials.lot_receive, name="lot_receive"),
+    path("materials/lots/<int:pk>/", materials.lot_detail, name="lot"),
+    path("materials/lots/<int:pk>/coa/", materials.lot_coa_download, name="lot_coa"),
+    path("materials/lots/<int:pk>/do/<str:action>/", materials.lot_action, name="lot_action"),
+    path("equipment/", equipment.equipment_list, name="equipment"),
+    path("equipment/new/", equipment.equipment_new, name="equipment_new"),
+    path("equipment/instruments/new/", equipment.instrument_new, name="instrument_new"),
+    path("equipment/<int:pk>/", equipment.equipment_detail, name="equipment_detail"),
+    path(
+        "equipment/<int:pk>/do/<str:action>/", equipment.equipment_action, name="equipment_action"
+    ),
+    path("stages/<int:pk>/materials/", usage.stage_materials, name="stage_materials"),
+    path("tasks/<int:pk>/record/", usage.task_record, name="task_record"),
+    path("runs/<int:pk>/freeze/", storage.run_freeze, name="run_freeze"),
+    path("storage/", storage.storage_index, name="storage"),
+    path("storage/new/<str:what>/", storage.storage_create, name="storage_create"),
+    path("storage/boxes/<int:pk>/", storage.box_map, name="box"),
+    path("storage/vials/<int:pk>/", storage.vial_detail, name="vial"),
+    path("storage/vials/<int:pk>/do/<str:action>/", storage.vial_action, name="vial_action"),
+    path("storage/vessels/<int:pk>/", storage.vessel_detail, name="vessel"),
+    path("storage/scan/", storage.scan_lookup, name="scan"),
+    path("inventory/import/", storage.inventory_import, name="inventory_import"),
+    path("inventory/export.<str:kind>", storage.inventory_export, name="inventory_export"),
 ]

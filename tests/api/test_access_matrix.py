@@ -32,6 +32,7 @@ from protocol_tracker.qc.services import deviation_disposition_group
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
+from tests.api.access_cases_stock import stock_cases
 from tests.api.conftest import client_for
 from tests.builders import clinical as cb
 from tests.builders import custody as custody_builders
@@ -935,6 +936,8 @@ CASES += [
     CustodyCase("computed-results create", "POST", "/api/v1/computed-results/", HANDLE, 201,
          fresh=_cw_with_blood, body=_computed_body, standing=cw_of, ref_field="stage_run"),
 ]  # fmt: skip
+
+CASES += stock_cases(Case, ALL=ALL, WORK=WORK, REVIEW=REVIEW)
 
 
 def _client(principal: str, users: dict, own):

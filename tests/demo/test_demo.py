@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from protocol_tracker.audit.services import audit_chain_verify
+from protocol_tracker.cellbank.selectors import bank_counts, box_map
 from protocol_tracker.custody.models import IdentityScan, Item, LoggerFile
 from protocol_tracker.custody.selectors import custody_chain
 from protocol_tracker.demo.custody import demo_custody_seed
 from protocol_tracker.demo.runs import demo_runs_seed
+from protocol_tracker.demo.stock import demo_stock_seed
+from protocol_tracker.equipment.models import Equipment
+from protocol_tracker.equipment.selectors import equipment_state
+from protocol_tracker.inventory.models import Box
+from protocol_tracker.materials.models import MaterialLot
 from protocol_tracker.qc.models import Deviation
 from protocol_tracker.runs.models import Run, TaskOccurrence
 from protocol_tracker.runs.selectors import run_lineage
 from tests.builders import published_defaults
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -83,4 +91,42 @@ def test_the_demo_shows_a_complete_chain_and_one_wrong_label(lab, technician, re
     assert wrong.run.donor.code == "DEMO-001" and "another donor" in wrong.reason
     assert Deviation.objects.get(qc_result=wrong.qc_result).severity == "critical"
     assert Item.objects.filter(lab=lab).count() > 5
+
+
+def test_the_demo_lab_is_stocked(lab, technician, reviewer, lab_admin, clinician):
+    published_defaults(lab)
+    demo_runs_seed(lab=lab, technician=technician, reviewer=reviewer)
+
+    demo_stock_seed(
+        lab=lab, technician=technician, reviewer=reviewer, admin=lab_admin, password=PASSWORD
+    )
+    demo_stock_seed(
+        lab=lab, technician=technician, reviewer=reviewer, admin=lab_admin, password=PASSWORD
+    )
+
+    statuses = dict(MaterialLot.objects.values_list("lot_number", "status"))
+    assert (statuses["MT-2311B"], statuses["FP-2311"], statuses["MT-2405A"]) == (
+        "expired",
+        "recalled",
+        "released",
+    )
+    now = timezone.now()
+    lapsed = [
+        e.code for e in Equipment.objects.filter(lab=lab) if not equipment_state(e, now=now).usable
+    ]
+    assert lapsed == ["BSC-02"]
+    assert set(
+        Equipment.objects.filter(lab=lab, instrument__isnull=False).values_list("kind", flat=True)
+    ) == {
+        "flow_cytometer",
+        "cell_counter",
+        "plate_reader",
+        "qpcr",
+        "other",
+    }
+    assert box_map(box=Box.objects.get(lab=lab, code="B1")).counts["occupied"] == 24
+    assert [(b.bank, b.count) for b in bank_counts(lab=lab)] == [("master", 24)]
+    flagged = list(Run.objects.filter(lab=lab, flagged=True).values_list("donor__code", flat=True))
+    assert flagged == ["DEMO-003"]
+    assert Deviation.objects.filter(kind="recall", run__donor__code="DEMO-003").count() == 1
     assert audit_chain_verify().ok

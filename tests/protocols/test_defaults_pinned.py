@@ -17,7 +17,7 @@ import pytest
 from protocol_tracker.protocols import defaults
 
 PINNED = {
-    "PROTOCOLS": "97fcaaf8a7ea1af15de6642b7368617cd9ed1b08a9515f8bddf8ef234a731871",
+    "PROTOCOLS": "301fc00a7c4f0f65522a28c359b543eb21da4a30955f30e09d70d32914b0107e",
     "SOURCES": "33462607b1231461cce31deac1654e41eb82d07acde2da9dddfc5d34054525b0",
     "CONV": "5099026738fa173d422b039cc22c3099efcdc4aca01ba354d2ba2e6506269316",
     "GK": "430b9c778b5638893636cebd5143c796cde623a382187411d11234f4c1d73331",

@@ -20,6 +20,7 @@ def test_the_task_names_are_stable():
     assert sorted(name for name in app.tasks if name.startswith("reminders.")) == [
         "reminders.deviation_opened",
         "reminders.digests",
+        "reminders.lot_recalled",
         "reminders.qc_failed",
         "reminders.run_released",
         "reminders.send",

@@ -9,6 +9,7 @@ from tests.builders import api_protocol, completed_run, draft_protocol, qa_revie
 from tests.builders.clinical import standing
 from tests.builders.custody_world import cw_of_scenario
 from tests.builders.release import release
+from tests.web import stock_views
 
 pytestmark = pytest.mark.django_db
 
@@ -198,6 +199,9 @@ LAB_VIEWS = [
     ("clinical", "/clinical/", ALL),
     ("clinical_settings", "/clinical/settings/", ALL),
 ]
+
+OBJECT_VIEWS += stock_views.OBJECT_VIEWS
+LAB_VIEWS += stock_views.LAB_VIEWS
 
 
 def _call(client, method: str, url: str):

@@ -27,6 +27,7 @@ from protocol_tracker.runs.models import TaskOccurrence
 from tests import builders as f
 from tests.builders.clinical import standing
 from tests.builders.custody_world import custody_objects
+from tests.builders.stock import stock_ids
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,7 @@ def _lab(lab, technician, reviewer, technician2) -> Lab:
             "value": records.value.pk,
             "disposition-groups": _group(world).pk,
             "item": world.protocol.stages.order_by("order").first().pk,
+            **stock_ids(lab, technician2, reviewer),
         },
         checkpoint=checkpoint.pk,
     )
@@ -120,9 +122,10 @@ def _own_objects(user, lab) -> dict[str, int]:
 
 def _url(name: str, route: str, params: tuple[str, ...], data: Lab, own: dict[str, int]) -> str:
     segment = route.split("/", 1)[0]
+    two = "/".join(route.split("/")[:2])
     ids = {**data.ids, **own}
     values = {
-        "pk": lambda: ids[segment],
+        "pk": lambda: ids.get(two, ids.get(segment)),
         "stage_pk": lambda: ids["stages"],
         "checkpoint_pk": lambda: data.checkpoint,
         "action": lambda: "start" if segment == "runs" else "validate",
@@ -131,6 +134,8 @@ def _url(name: str, route: str, params: tuple[str, ...], data: Lab, own: dict[st
         "item": lambda: ids["item"],
         "path": lambda: "nothing-here/",
         "value_pk": lambda: ids["value"],
+        "what": lambda: "tank",
+        "kind": lambda: "csv",
     }
     unknown = [p for p in params if p not in values]
     assert not unknown, f"{name}: give the walk a value for {unknown}"

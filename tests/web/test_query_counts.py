@@ -36,18 +36,19 @@ def _add_runs(lab, protocol, technician, count: int, start: int) -> None:
 # and bench tasks; run page: the run and its stages, checkpoints, results, tasks, deviations,
 # signatures, children and audit trail; the batch record adds its review by exception: results,
 # deviations, stage runs, bench tasks, acknowledgements, the post-release stages, the stored
-# documents).
+# documents; and the lots and equipment used,
+# vials and vessels: four more).
 PAGES = {
     "bench": (lambda s: "/", 14),  # + the re-tests due (one query)
     "runs": (lambda s: "/runs/", 8),
     "run": (
         lambda s: f"/runs/{s['run'].pk}/",
-        19,
-    ),  # + the chain of custody: items, hand-offs, scans, shipments, label prints
+        23,
+    ),  # + the chain of custody: items, hand-offs, scans, shipments, label prints; stock (4)
     "batch_record": (
         lambda s: f"/runs/{s['run'].pk}/record/",
-        26,
-    ),  # + the review by exception (7), the chain of custody (4) and the recipient (1)
+        30,
+    ),  # + the review by exception (7), the chain of custody (4) and the recipient (1), stock (4)
     "review": (lambda s: "/review/", 8),
     "trend": (lambda s: f"/trends/{s['checkpoint'].pk}/", 7),
 }

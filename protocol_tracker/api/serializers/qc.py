@@ -79,9 +79,38 @@ class QCResultSerializer(SparseFieldsMixin, serializers.ModelSerializer):
             return None
 
 
-class QCResultCreateSerializer(serializers.Serializer):
+class CheckpointByKeyMixin:
+    """``checkpoint`` (an id) or ``checkpoint_key`` (the checkpoint's key in the stage run's
+    protocol: what an instrument is configured with, the same across protocol versions)."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)  # type: ignore[misc]
+        key = attrs.pop("checkpoint_key", None)
+        stage_run = attrs.get("stage_run")
+        if attrs.get("checkpoint") is None and key:
+            found = (
+                CheckpointTemplate.objects.filter(stage_id=stage_run.stage_id, key=key).first()
+                if stage_run is not None
+                else None
+            )
+            if found is None:
+                raise serializers.ValidationError(
+                    {"checkpoint_key": [f"No checkpoint '{key}' in this stage run's stage."]}
+                )
+            attrs["checkpoint"] = found
+        return attrs
+
+
+class QCResultCreateSerializer(CheckpointByKeyMixin, serializers.Serializer):
     stage_run = ScopedPrimaryKeyField(model=StageRun)
-    checkpoint = ScopedPrimaryKeyField(model=CheckpointTemplate)
+    checkpoint = ScopedPrimaryKeyField(
+        model=CheckpointTemplate, required=False, help_text="Or give `checkpoint_key`."
+    )
+    checkpoint_key = serializers.SlugField(
+        max_length=64,
+        required=False,
+        help_text="The checkpoint's key in the stage's protocol (instead of its id).",
+    )
     value = QCValueField(
         required=False,
         allow_null=True,
@@ -103,12 +132,22 @@ class QCResultCreateSerializer(serializers.Serializer):
         help_text="'pending': sample taken, result awaited; 'invalid': assay controls failed.",
     )
 
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs.get("checkpoint") is None:
+            raise serializers.ValidationError(
+                {"checkpoint": ["Give checkpoint or checkpoint_key."]}
+            )
+        return attrs
+
 
 class QCResultRowSerializer(serializers.Serializer):
-    """One row of ``bulk/``: the same fields as a single result (ids as numbers)."""
+    """One row of ``bulk/``: the same fields as a single result (ids as numbers; the checkpoint
+    by id or by ``checkpoint_key``)."""
 
     stage_run = serializers.IntegerField(min_value=1)
-    checkpoint = serializers.IntegerField(min_value=1)
+    checkpoint = serializers.IntegerField(min_value=1, required=False)
+    checkpoint_key = serializers.SlugField(max_length=64, required=False)
     value = QCValueField(required=False, allow_null=True)
     unit = serializers.CharField(max_length=32, required=False, allow_blank=True, allow_null=True)
     measured_at = serializers.DateTimeField()
@@ -275,7 +314,7 @@ class InstrumentUploadSerializer(SparseFieldsMixin, serializers.ModelSerializer)
         return f"/api/v1/instrument-uploads/{upload.pk}/"
 
 
-class InstrumentUploadCreateSerializer(serializers.Serializer):
+class InstrumentUploadCreateSerializer(CheckpointByKeyMixin, serializers.Serializer):
     file = serializers.FileField(
         allow_empty_file=False,
         help_text="An FCS 2.0-3.2 file, or a CSV export read with the instrument's mapping.",
@@ -296,6 +335,9 @@ class InstrumentUploadCreateSerializer(serializers.Serializer):
         required=False,
         help_text="FCS: the checkpoint the file supports (its value is `value`, or the event "
         "count for an `event_count` metric, or the file itself for a file checkpoint).",
+    )
+    checkpoint_key = serializers.SlugField(
+        max_length=64, required=False, help_text="Or the checkpoint's key in the stage."
     )
     value = serializers.CharField(max_length=200, required=False, allow_blank=True)
     unit = serializers.CharField(max_length=32, required=False, allow_blank=True)

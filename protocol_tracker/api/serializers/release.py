@@ -8,6 +8,7 @@ from datetime import date
 from rest_framework import serializers
 
 from protocol_tracker.api.serializers.common import PasswordField, ScopedPrimaryKeyField
+from protocol_tracker.api.serializers.materials import UsageSerializer
 from protocol_tracker.qc.models import Deviation, DispositionGroup
 from protocol_tracker.qc.services.grouped import GROUP_DECISIONS, GROUP_MAX
 from protocol_tracker.runs.models import TaskResolution
@@ -116,7 +117,10 @@ class TaskResolutionSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class StageCompleteSerializer(serializers.Serializer):
+class StageCompleteSerializer(UsageSerializer):
+    """Completing a stage: a note, the lots and equipment used (recorded first), the
+    resolution of its open bench tasks and the reason when outside its window."""
+
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     window_reason = serializers.CharField(
         required=False,

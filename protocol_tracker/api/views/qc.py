@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.utils.dateparse import parse_datetime
 from django.utils.timezone import is_naive, make_aware
 from django.utils.translation import gettext as _
@@ -15,7 +17,7 @@ from rest_framework.response import Response
 from labs.models import CAN_REVIEW, CAN_WORK
 from protocol_tracker.api.filters import DeviationFilter, QCResultFilter
 from protocol_tracker.api.idempotency import idempotency_key, idempotent
-from protocol_tracker.api.principals import actor_of, instrument_of
+from protocol_tracker.api.principals import actor_of, instrument_of, scope
 from protocol_tracker.api.serializers.common import MAX_ID
 from protocol_tracker.api.serializers.qc import (
     BULK_MAX_RESULTS,
@@ -33,13 +35,16 @@ from protocol_tracker.api.serializers.qc import (
 )
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
 from protocol_tracker.core.errors import RowErrors
+from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc import selectors as qc_selectors
 from protocol_tracker.qc import services as qc_services
 from protocol_tracker.qc.models import Deviation, InstrumentUpload, QCResult, UploadStatus
 from protocol_tracker.qc.services.formats import IngestTargets
 from protocol_tracker.qc.services.uploads import instrument_upload_receive
+from protocol_tracker.runs.models import StageRun
 
 _ROW_STATES = (None, "pending", "invalid")
+_KEY_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}\Z")
 
 
 @extend_schema_view(
@@ -101,7 +106,7 @@ class QCResultViewSet(LabScopedViewSet):
     @action(detail=False, methods=["post"])
     @idempotent
     def bulk(self, request):
-        rows = parse_bulk_rows(request.data)
+        rows = resolve_checkpoint_keys(parse_bulk_rows(request.data), request)
         results = qc_services.qc_results_record_bulk(rows=rows, actor=actor_of(request))
         body = {
             "count": len(results),
@@ -170,7 +175,15 @@ def parse_bulk_rows(body) -> list[dict]:
             fail(None, _("Each result must be an object."))
             continue
         row: dict = {}
-        for name in ("stage_run", "checkpoint"):
+        names = ["stage_run", "checkpoint"]
+        key = item.get("checkpoint_key")
+        if item.get("checkpoint") is None and key is not None:
+            names = ["stage_run"]
+            if not isinstance(key, str) or not _KEY_RE.match(key):
+                fail("checkpoint_key", _("A checkpoint key (letters, digits, - and _)."))
+            else:
+                row["checkpoint_key"] = key
+        for name in names:
             ref = item.get(name)
             if isinstance(ref, bool) or not isinstance(ref, int) or not 1 <= ref <= MAX_ID:
                 fail(name, _("An id (a whole number) is required."))
@@ -210,6 +223,46 @@ def parse_bulk_rows(body) -> list[dict]:
             f"{len({e['index'] for e in errors})} of {len(items)} results are invalid; "
             "nothing was recorded",
             rows=errors,
+        )
+    return rows
+
+
+def resolve_checkpoint_keys(rows: list[dict], request) -> list[dict]:
+    """Rows that name their checkpoint by key get its id (two queries, scoped to the caller);
+    a key the row's stage does not have is a row error (and another lab's stage run resolves
+    nothing, as the service will say)."""
+    keyed = [row for row in rows if "checkpoint_key" in row]
+    if not keyed:
+        return rows
+    stages = dict(
+        scope(StageRun.objects.all(), request)
+        .filter(pk__in={row["stage_run"] for row in keyed})
+        .values_list("pk", "stage_id")
+    )
+    by_key = {
+        (stage_id, key): pk
+        for pk, stage_id, key in CheckpointTemplate.objects.filter(
+            stage_id__in=set(stages.values()), key__in={row["checkpoint_key"] for row in keyed}
+        ).values_list("pk", "stage_id", "key")
+    }
+    errors = []
+    for index, row in enumerate(rows):
+        if "checkpoint_key" not in row:
+            continue
+        key = row.pop("checkpoint_key")
+        found = by_key.get((stages.get(row["stage_run"]), key))
+        if found is None:
+            errors.append(
+                {
+                    "index": index,
+                    "field": "checkpoint_key",
+                    "message": f"no checkpoint '{key}' in this stage run's stage",
+                }
+            )
+        row["checkpoint"] = found or 0
+    if errors:
+        raise RowErrors(
+            f"{len(errors)} of {len(rows)} results are invalid; nothing was recorded", rows=errors
         )
     return rows
 

@@ -17,13 +17,13 @@ from protocol_tracker.api.filters import (
 )
 from protocol_tracker.api.idempotency import idempotent
 from protocol_tracker.api.pagination import AscendingIdCursorPagination
+from protocol_tracker.api.serializers.materials import TaskDoneSerializer, lot_uses
 from protocol_tracker.api.serializers.release import StageCompleteSerializer
 from protocol_tracker.api.serializers.runs import (
     AssignSerializer,
     DonorCreateSerializer,
     DonorSerializer,
     LineageSerializer,
-    NoteSerializer,
     ReasonSerializer,
     RejectSerializer,
     ReleaseSerializer,
@@ -34,6 +34,7 @@ from protocol_tracker.api.serializers.runs import (
     TaskOccurrenceSerializer,
 )
 from protocol_tracker.api.views.base import LabScopedViewSet, LeanColumns
+from protocol_tracker.api.views.materials import StageUsageActions
 from protocol_tracker.api.views.protocols import lab_for_create
 from protocol_tracker.outcomes import services as outcome_services
 from protocol_tracker.qc import selectors as qc_selectors
@@ -42,6 +43,7 @@ from protocol_tracker.runs import selectors
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.runs.models import Donor, Run, StageRun, TaskOccurrence
 from protocol_tracker.runs.services import TaskResolutionInput
+from protocol_tracker.usage import services as usage_services
 
 
 def _location(kind: str, pk: int) -> dict:
@@ -315,7 +317,7 @@ STAGE_RUN_LEAN = LeanColumns(
     list=extend_schema(summary="Stage runs (filter by run, status, stage kind, due time)"),
     retrieve=extend_schema(summary="One stage run"),
 )
-class StageRunViewSet(LabScopedViewSet):
+class StageRunViewSet(StageUsageActions, LabScopedViewSet):
     model = StageRun
     selector = staticmethod(selectors.stage_runs_visible_to)
     serializer_class = StageRunSerializer
@@ -324,7 +326,12 @@ class StageRunViewSet(LabScopedViewSet):
     pagination_class = AscendingIdCursorPagination
     lean = STAGE_RUN_LEAN
     instrument_actions = frozenset({"list", "retrieve"})
-    action_roles = {"start": CAN_WORK, "complete": CAN_WORK, "assign": CAN_WORK}
+    action_roles = {
+        "start": CAN_WORK,
+        "complete": CAN_WORK,
+        "assign": CAN_WORK,
+        "record_usage": CAN_WORK,
+    }
 
     def _out(self, stage_run):
         fresh = self.get_queryset().get(pk=stage_run.pk)
@@ -338,8 +345,9 @@ class StageRunViewSet(LabScopedViewSet):
     @extend_schema(
         request=StageCompleteSerializer,
         responses=StageRunSerializer,
-        summary="Complete the stage (every blocking checkpoint met; open bench tasks resolved; "
-        "a reason when outside the window)",
+        summary="Complete the stage (every blocking checkpoint met; the lots and equipment of "
+        "its bill recorded, or given here; open bench tasks resolved; a reason when outside the "
+        "window)",
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
@@ -355,6 +363,8 @@ class StageRunViewSet(LabScopedViewSet):
                     TaskResolutionInput(t["occurrence"], t["resolution"], t["reason"])
                     for t in data["tasks"]
                 ],
+                lots=lot_uses(data["lots"]),
+                equipment=data["equipment"],
             )
         )
 
@@ -382,21 +392,24 @@ class TaskOccurrenceViewSet(LabScopedViewSet):
     model = TaskOccurrence
     selector = staticmethod(selectors.task_occurrences_for_user)
     serializer_class = TaskOccurrenceSerializer
-    serializers = {"done": NoteSerializer}
+    serializers = {"done": TaskDoneSerializer}
     filterset_class = TaskOccurrenceFilter
     pagination_class = AscendingIdCursorPagination
     action_roles = {"done": CAN_WORK}
 
     @extend_schema(
-        request=NoteSerializer,
+        request=TaskDoneSerializer,
         responses=TaskOccurrenceSerializer,
-        summary="Log the bench task as done",
+        summary="Log the bench task as done, with the lots its bill of materials needs",
     )
     @action(detail=True, methods=["post"])
     def done(self, request, pk=None):
         occurrence = self.get_object()
         data = self.validated()
-        occurrence = run_services.task_done(
-            occurrence=occurrence, actor=request.user, note=data["note"]
+        occurrence, _ = usage_services.task_record(
+            occurrence=occurrence,
+            actor=request.user,
+            note=data["note"],
+            lots=lot_uses(data["lots"]),
         )
         return self.output(self.get_queryset().get(pk=occurrence.pk), TaskOccurrenceSerializer)

@@ -32,8 +32,13 @@ from __future__ import annotations
 from typing import Any
 
 from protocol_tracker.protocols.defaults import e_islet, sc_beta
+from protocol_tracker.protocols.defaults.bills import with_bills_of_materials
 from protocol_tracker.protocols.defaults.sources import CONV, GK, SOURCES
 
 __all__ = ["CONV", "GK", "PROTOCOLS", "SOURCES"]
 
-PROTOCOLS: list[dict[str, Any]] = [e_islet.PROTOCOL, sc_beta.PROTOCOL]
+# Each with its bills of materials and stage equipment (:mod:`.bills`).
+PROTOCOLS: list[dict[str, Any]] = [
+    with_bills_of_materials(e_islet.PROTOCOL),
+    with_bills_of_materials(sc_beta.PROTOCOL),
+]

@@ -64,6 +64,15 @@ I18N_KEY = "i18n"
 I18N_LANGUAGES = ("zh-hans",)
 I18N_FIELDS = ("name", "description")
 
+# A stage's and a task's bill of materials, and the kinds of equipment a stage is worked with:
+# part of the version (and of its hash) when present; absent, the canonical form has no key, so
+# a protocol without them hashes as it always did. A material is named by the lab's material
+# code; ``quantity`` and ``unit`` (both or neither) are the amount usually drawn.
+MATERIALS_KEY = "materials"
+EQUIPMENT_KEY = "equipment"
+MATERIAL_LINE_KEYS = ("material", "name", "quantity", "unit", "required")
+EQUIPMENT_LINE_KEYS = ("kind", "required")
+
 Problems = dict[str, list[str]]
 
 
@@ -148,6 +157,76 @@ def _with_i18n(item: dict[str, Any], raw: Mapping, path: str, errors: Problems) 
     return item
 
 
+def _number(value: Any) -> Any:
+    """A whole float as an int (so 50 and 50.0 hash alike); anything else as given."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _material_lines(raw: Any, path: str, errors: Problems) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        add_problem(errors, path, "must be a list of materials")
+        return []
+    lines = []
+    for i, line_raw in enumerate(raw):
+        lpath = f"{path}[{i}]"
+        line = _require(
+            line_raw, (*MATERIAL_LINE_KEYS, I18N_KEY), ("material", "name"), lpath, errors
+        )
+        if line is None:
+            continue
+        material = line.get("material")
+        lines.append(
+            _with_i18n(
+                {
+                    "material": material.strip().lower() if isinstance(material, str) else material,
+                    "name": line.get("name"),
+                    "quantity": _number(line.get("quantity")),
+                    "unit": line.get("unit") or "",
+                    "required": line.get("required", True),
+                },
+                line,
+                lpath,
+                errors,
+            )
+        )
+    return lines
+
+
+def _equipment_lines(raw: Any, path: str, errors: Problems) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        add_problem(errors, path, "must be a list of equipment kinds")
+        return []
+    lines = []
+    for i, line_raw in enumerate(raw):
+        line = _require(line_raw, EQUIPMENT_LINE_KEYS, ("kind",), f"{path}[{i}]", errors)
+        if line is not None:
+            lines.append({"kind": line.get("kind"), "required": line.get("required", True)})
+    return sorted(lines, key=lambda line: str(line["kind"]))
+
+
+def canonical_lines(key: str, raw: Any) -> list[dict[str, Any]]:
+    """A bill of materials (``key`` "materials") or a stage's equipment ("equipment") in its
+    canonical form, for the designer's edits; DefinitionError for a wrong shape."""
+    errors: Problems = {}
+    reader = _material_lines if key == MATERIALS_KEY else _equipment_lines
+    lines = reader(raw, key, errors)
+    if errors:
+        raise DefinitionError(errors)
+    return lines
+
+
+def _with_lines(item: dict[str, Any], key: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    if lines:
+        item[key] = lines
+    return item
+
+
 def _hours(value: Any, path: str, errors: Problems, *, optional: bool = False) -> Any:
     if value is None and optional:
         return None
@@ -176,7 +255,7 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
         path = f"stages[{i}]"
         stage = _require(
             stage_raw,
-            (*STAGE_KEYS, I18N_KEY),
+            (*STAGE_KEYS, I18N_KEY, MATERIALS_KEY, EQUIPMENT_KEY),
             ("key", "name", "kind", "expected_duration_hours"),
             path,
             errors,
@@ -190,23 +269,32 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
         tasks = []
         for j, task_raw in enumerate(stage.get("tasks") or []):
             tpath = f"{path}.tasks[{j}]"
-            task = _require(task_raw, (*TASK_KEYS, I18N_KEY), ("key", "name"), tpath, errors)
+            task = _require(
+                task_raw, (*TASK_KEYS, I18N_KEY, MATERIALS_KEY), ("key", "name"), tpath, errors
+            )
             if task is None:
                 continue
             tasks.append(
-                _with_i18n(
-                    {
-                        "key": task.get("key"),
-                        "name": task.get("name"),
-                        "every_hours": _hours(
-                            task.get("every_hours"), f"{tpath}.every_hours", errors, optional=True
-                        ),
-                        "on_days": task.get("on_days"),
-                        "description": task.get("description") or "",
-                    },
-                    task,
-                    tpath,
-                    errors,
+                _with_lines(
+                    _with_i18n(
+                        {
+                            "key": task.get("key"),
+                            "name": task.get("name"),
+                            "every_hours": _hours(
+                                task.get("every_hours"),
+                                f"{tpath}.every_hours",
+                                errors,
+                                optional=True,
+                            ),
+                            "on_days": task.get("on_days"),
+                            "description": task.get("description") or "",
+                        },
+                        task,
+                        tpath,
+                        errors,
+                    ),
+                    MATERIALS_KEY,
+                    _material_lines(task.get(MATERIALS_KEY), f"{tpath}.{MATERIALS_KEY}", errors),
                 )
             )
         checkpoints = []
@@ -249,6 +337,15 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
                     errors,
                 )
             )
+        stage_item = _with_lines(
+            _with_lines(
+                {},
+                MATERIALS_KEY,
+                _material_lines(stage.get(MATERIALS_KEY), f"{path}.{MATERIALS_KEY}", errors),
+            ),
+            EQUIPMENT_KEY,
+            _equipment_lines(stage.get(EQUIPMENT_KEY), f"{path}.{EQUIPMENT_KEY}", errors),
+        )
         stages.append(
             _with_i18n(
                 {
@@ -277,6 +374,7 @@ def canonical_definition(raw: Any) -> dict[str, Any]:
                     "source": stage.get("source") or "",
                     "tasks": sorted(tasks, key=lambda t: str(t["key"])),
                     "checkpoints": checkpoints,
+                    **stage_item,
                 },
                 stage,
                 path,

@@ -20,12 +20,15 @@ from protocol_tracker.protocols.definition.canonical import (
     hours_to_timedelta,
 )
 from protocol_tracker.protocols.definition.graph import find_cycle
-from protocol_tracker.protocols.models import RecordedBy, StageKind, ValueType
+from protocol_tracker.protocols.models import EquipmentKind, RecordedBy, StageKind, ValueType
 from protocol_tracker.specs.language import validate_spec
+from protocol_tracker.specs.quantities import QuantityError, normalize_stock_unit, parse_quantity
 from protocol_tracker.specs.units import is_known_unit
 
 SPEC_LIMIT_KEYS = ("min", "max", "allowed", "expected", "iscn")
 _SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")
+# A material code as a bill of materials names it: the lab's material codes are lower case.
+MATERIAL_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 
 
 # --- field rules (shared by the designer services, the importer and publishing) --------------
@@ -88,6 +91,10 @@ def stage_problems(values: Mapping[str, Any]) -> Problems:
         and values["order"] >= 0
     ):
         add_problem(problems, "order", "must be a whole number ≥ 0")
+    if "materials" in values:
+        problems.update(material_line_problems(values["materials"]))
+    if "equipment" in values:
+        problems.update(equipment_line_problems(values["equipment"]))
     return problems
 
 
@@ -118,6 +125,74 @@ def task_problems(values: Mapping[str, Any]) -> Problems:
         add_problem(problems, "on_days", "days must be whole numbers ≥ 0")
     elif len(set(on_days)) != len(on_days):
         add_problem(problems, "on_days", "lists a day twice")
+    if "materials" in values:
+        problems.update(material_line_problems(values["materials"]))
+    return problems
+
+
+def material_line_problems(lines: Any) -> Problems:
+    """Problems with a bill of materials (canonical lines), by ``materials[i].field``."""
+    problems: Problems = {}
+    if not isinstance(lines, list):
+        add_problem(problems, "materials", "must be a list of materials")
+        return problems
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        path = f"materials[{i}]"
+        if not isinstance(line, Mapping):
+            add_problem(problems, path, "must be an object")
+            continue
+        code = line.get("material")
+        if not isinstance(code, str) or not MATERIAL_CODE_RE.match(code):
+            add_problem(
+                problems, f"{path}.material", "must be a material code: a-z, 0-9, '-' or '_'"
+            )
+        elif code in seen:
+            add_problem(problems, f"{path}.material", f"'{code}' is listed more than once")
+        else:
+            seen.add(code)
+        check_text(problems, f"{path}.name", line.get("name"), max_length=200, required=True)
+        quantity, unit = line.get("quantity"), line.get("unit") or ""
+        if quantity is None:
+            if unit:
+                add_problem(problems, f"{path}.quantity", "is required when a unit is given")
+        else:
+            try:
+                parse_quantity(quantity)
+            except QuantityError as exc:
+                add_problem(problems, f"{path}.quantity", str(exc))
+            try:
+                canonical = normalize_stock_unit(unit)
+            except QuantityError as exc:
+                add_problem(problems, f"{path}.unit", str(exc))
+            else:
+                if canonical != unit:
+                    add_problem(problems, f"{path}.unit", f"write it as '{canonical}'")
+        if not isinstance(line.get("required", True), bool):
+            add_problem(problems, f"{path}.required", "must be true or false")
+    return problems
+
+
+def equipment_line_problems(lines: Any) -> Problems:
+    """Problems with a stage's equipment kinds (canonical lines), by ``equipment[i].field``."""
+    problems: Problems = {}
+    if not isinstance(lines, list):
+        add_problem(problems, "equipment", "must be a list of equipment kinds")
+        return problems
+    kinds = [line.get("kind") for line in lines if isinstance(line, Mapping)]
+    for i, line in enumerate(lines):
+        path = f"equipment[{i}]"
+        if not isinstance(line, Mapping):
+            add_problem(problems, path, "must be an object")
+            continue
+        if line.get("kind") not in EquipmentKind.values:
+            add_problem(
+                problems, f"{path}.kind", f"must be one of: {', '.join(EquipmentKind.values)}"
+            )
+        elif kinds.count(line.get("kind")) > 1:
+            add_problem(problems, f"{path}.kind", f"'{line.get('kind')}' is listed more than once")
+        if not isinstance(line.get("required", True), bool):
+            add_problem(problems, f"{path}.required", "must be true or false")
     return problems
 
 
@@ -252,8 +327,16 @@ def definition_problems(definition: Mapping[str, Any]) -> list[str]:
             f"{label}: task key '{key}' is used more than once"
             for key in _duplicates([t["key"] for t in stage["tasks"]])
         ]
+        for field, messages in {
+            **material_line_problems(stage.get("materials", [])),
+            **equipment_line_problems(stage.get("equipment", [])),
+        }.items():
+            problems += [f"{label}: {field} {m}" for m in messages]
         for task in stage["tasks"]:
-            for field, messages in task_problems(_task_values(task)).items():
+            for field, messages in {
+                **task_problems(_task_values(task)),
+                **material_line_problems(task.get("materials", [])),
+            }.items():
                 problems += [f"task '{task['key']}' in {label}: {field} {m}" for m in messages]
         for checkpoint in stage["checkpoints"]:
             checkpoint_keys.append(checkpoint["key"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,15 @@ from protocol_tracker.protocols.models import StageTemplate, TaskTemplate
 from protocol_tracker.protocols.services.guards import lock_draft, raise_if, snapshot
 
 TASK_FIELDS = ("key", "name", "every", "on_days", "description")
+# The bill of materials: edited like the fields above, audited only when the task has one.
+EDITABLE = (*TASK_FIELDS, "materials")
+
+
+def _audit(task: TaskTemplate) -> dict[str, Any]:
+    return {
+        **snapshot(task, TASK_FIELDS),
+        **({"materials": task.materials} if task.materials else {}),
+    }
 
 
 @transaction.atomic
@@ -25,18 +35,25 @@ def task_template_add(
     every: timedelta | None = None,
     on_days: list[int] | None = None,
     description: str = "",
+    materials: Sequence[dict] = (),
     actor: Actor | None,
 ) -> TaskTemplate:
-    """Add recurring bench work to a draft's stage: ``every`` (≥ 1 h) or ``on_days`` (≥ 0)."""
+    """Add recurring bench work to a draft's stage: ``every`` (≥ 1 h) or ``on_days`` (≥ 0);
+    ``materials`` is its bill of materials (definition lines)."""
     protocol = lock_draft(stage.protocol, actor)
-    values = {
+    values: dict[str, Any] = {
         "key": key,
         "name": name,
         "every": every,
         "on_days": on_days,
         "description": description,
     }
-    problems = defn.task_problems(values)
+    problems: dict[str, list[str]] = {}
+    try:
+        values["materials"] = defn.canonical_lines(defn.MATERIALS_KEY, list(materials))
+    except defn.DefinitionError as exc:
+        problems.update(exc.fields)
+    problems.update(defn.task_problems(values))
     if TaskTemplate.objects.filter(stage=stage, key=key).exists():
         problems.setdefault("key", []).append(f"task '{key}' already exists in this stage")
     raise_if(problems, "the task has invalid fields")
@@ -48,7 +65,7 @@ def task_template_add(
         action="task_template.added",
         obj=task,
         lab_id=protocol.lab_id,
-        after={"stage": stage.key, **snapshot(task, TASK_FIELDS)},
+        after={"stage": stage.key, **_audit(task)},
     )
     return task
 
@@ -61,9 +78,15 @@ def task_template_update(
     protocol = lock_draft(task.stage.protocol, actor)
     task = TaskTemplate.objects.select_related("stage").get(pk=task.pk)
     problems: dict[str, list[str]] = {
-        f: ["cannot be changed"] for f in changes if f not in TASK_FIELDS
+        f: ["cannot be changed"] for f in changes if f not in EDITABLE
     }
-    merged = {**snapshot(task, TASK_FIELDS), **changes}
+    if "materials" in changes:
+        try:
+            changes["materials"] = defn.canonical_lines(defn.MATERIALS_KEY, changes["materials"])
+        except defn.DefinitionError as exc:
+            problems.update(exc.fields)
+            changes.pop("materials")
+    merged = {**snapshot(task, EDITABLE), **changes}
     problems.update(
         {
             f: m
@@ -81,8 +104,8 @@ def task_template_update(
     raise_if(problems, "the task has invalid fields")
     if merged.get("on_days") is not None:
         merged["on_days"] = sorted(merged["on_days"])
-    before = snapshot(task, TASK_FIELDS)
-    changed = [f for f in TASK_FIELDS if before[f] != merged[f]]
+    before = snapshot(task, EDITABLE)
+    changed = [f for f in EDITABLE if before[f] != merged[f]]
     if changed:
         for field in changed:
             setattr(task, field, merged[field])
@@ -107,6 +130,6 @@ def task_template_remove(*, task: TaskTemplate, actor: Actor | None) -> None:
         action="task_template.removed",
         obj=task,
         lab_id=protocol.lab_id,
-        before={"stage": task.stage.key, **snapshot(task, TASK_FIELDS)},
+        before={"stage": task.stage.key, **_audit(task)},
     )
     TaskTemplate.objects.filter(pk=task.pk).delete()

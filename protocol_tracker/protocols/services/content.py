@@ -35,6 +35,7 @@ def materialize(protocol: ProtocolTemplate, canonical: dict[str, Any]) -> dict[s
             window_late=defn.hours_to_timedelta(s["window_late_hours"]),
             reminder_lead=defn.hours_to_timedelta(s["reminder_lead_hours"]),
             description=s["description"], source=s["source"], i18n=s.get(defn.I18N_KEY, {}),
+            materials=s.get(defn.MATERIALS_KEY, []), equipment=s.get(defn.EQUIPMENT_KEY, []),
         )
         for position, s in enumerate(canonical["stages"], start=1)
     ])  # fmt: skip
@@ -47,7 +48,8 @@ def materialize(protocol: ProtocolTemplate, canonical: dict[str, Any]) -> dict[s
     tasks = TaskTemplate.objects.bulk_create([
         TaskTemplate(stage=by_key[s["key"]], key=t["key"], name=t["name"],
                      every=defn.hours_to_timedelta(t["every_hours"]), on_days=t["on_days"],
-                     description=t["description"], i18n=t.get(defn.I18N_KEY, {}))
+                     description=t["description"], i18n=t.get(defn.I18N_KEY, {}),
+                     materials=t.get(defn.MATERIALS_KEY, []))
         for s in canonical["stages"] for t in s["tasks"]
     ])  # fmt: skip
     checkpoints = CheckpointTemplate.objects.bulk_create([

@@ -29,6 +29,20 @@ STAGE_FIELDS = (
     "source",
     "order",
 )
+# The bill of materials and the equipment kinds: edited like the fields above, audited only
+# when a stage has them.
+LINE_FIELDS = ("materials", "equipment")
+
+
+def _canonical_lines(values: dict[str, Any], problems: dict[str, list[str]]) -> None:
+    """The bill of materials and equipment in ``values`` in their canonical form (in place)."""
+    for key in (defn.MATERIALS_KEY, defn.EQUIPMENT_KEY):
+        if key in values:
+            try:
+                values[key] = defn.canonical_lines(key, values[key])
+            except defn.DefinitionError as exc:
+                problems.update(exc.fields)
+                values.pop(key)
 
 
 def _stage_keys(protocol: ProtocolTemplate) -> dict[str, int]:
@@ -84,7 +98,8 @@ def _set_depends_on(stage: StageTemplate, keys: Sequence[str], known: dict[str, 
 
 
 def _stage_audit(stage: StageTemplate, depends_on: Sequence[str]) -> dict[str, Any]:
-    return {**snapshot(stage, STAGE_FIELDS), "depends_on": sorted(depends_on)}
+    lines = {f: getattr(stage, f) for f in LINE_FIELDS if getattr(stage, f)}
+    return {**snapshot(stage, STAGE_FIELDS), "depends_on": sorted(depends_on), **lines}
 
 
 @transaction.atomic
@@ -102,12 +117,15 @@ def stage_template_add(
     description: str = "",
     source: str = "",
     order: int | None = None,
+    materials: Sequence[dict] = (),
+    equipment: Sequence[dict] = (),
     actor: Actor | None,
 ) -> StageTemplate:
     """Add a stage to a draft. ``depends_on`` names stages already in the protocol; ``order``
-    defaults to after the last stage."""
+    defaults to after the last stage; ``materials`` (its bill of materials) and ``equipment``
+    are definition lines."""
     protocol = lock_draft(protocol, actor)
-    values = {
+    values: dict[str, Any] = {
         "key": key,
         "name": name,
         "kind": kind,
@@ -117,10 +135,14 @@ def stage_template_add(
         "reminder_lead": reminder_lead,
         "description": description,
         "source": source,
+        "materials": list(materials),
+        "equipment": list(equipment),
     }
     if order is not None:
         values["order"] = order
-    problems = defn.stage_problems(values)
+    problems: dict[str, list[str]] = {}
+    _canonical_lines(values, problems)
+    problems.update(defn.stage_problems(values))
     known = _stage_keys(protocol)
     if key in known:
         problems.setdefault("key", []).append(f"stage '{key}' already exists in this protocol")
@@ -152,9 +174,10 @@ def stage_template_update(
     """Change fields of a draft's stage (any of ``STAGE_FIELDS`` and ``depends_on``)."""
     protocol = lock_draft(stage.protocol, actor)
     stage = StageTemplate.objects.get(pk=stage.pk)
-    unknown = [f for f in changes if f not in (*STAGE_FIELDS, "depends_on")]
+    unknown = [f for f in changes if f not in (*STAGE_FIELDS, *LINE_FIELDS, "depends_on")]
     problems: dict[str, list[str]] = {f: ["cannot be changed"] for f in unknown}
-    fields = {f: v for f, v in changes.items() if f in STAGE_FIELDS}
+    fields = {f: v for f, v in changes.items() if f in (*STAGE_FIELDS, *LINE_FIELDS)}
+    _canonical_lines(fields, problems)
     problems.update(defn.stage_problems(fields))
     known = _stage_keys(protocol)
     edges = _edges(protocol)
@@ -191,8 +214,8 @@ def stage_template_update(
             action="stage_template.updated",
             obj=stage,
             lab_id=protocol.lab_id,
-            before={k: v for k, v in before.items() if after[k] != v},
-            after={k: v for k, v in after.items() if before[k] != v},
+            before={k: v for k, v in before.items() if after.get(k) != v},
+            after={k: v for k, v in after.items() if before.get(k) != v},
         )
     return stage
 

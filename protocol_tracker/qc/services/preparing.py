@@ -23,6 +23,7 @@ from protocol_tracker.core.errors import (
     NotPermitted,
     ValidationFailed,
 )
+from protocol_tracker.equipment.selectors import instrument_calibration_problem
 from protocol_tracker.protocols.models import CheckpointTemplate, RecordedBy, ValueType
 from protocol_tracker.qc.models import QCResult, Verdict
 from protocol_tracker.runs.models import Run, RunStatus, StageRun, StageStatus
@@ -177,6 +178,7 @@ def check_recorder(actor: Actor, lab_id: int, checkpoint: CheckpointTemplate) ->
             raise NotPermitted(f"checkpoint '{checkpoint.name}' is recorded by people only")
         if not actor.may_post(checkpoint.assay):
             raise NotPermitted(f"instrument {actor.name} may not post '{checkpoint.assay}' results")
+        refuse_lapsed_instrument(actor)
         return
     require_role(actor, lab_id, CAN_WORK, "record QC results")
     if checkpoint.recorded_by == RecordedBy.SYSTEM:
@@ -185,6 +187,19 @@ def check_recorder(actor: Actor, lab_id: int, checkpoint: CheckpointTemplate) ->
         )
     if checkpoint.recorded_by == RecordedBy.INSTRUMENT:
         raise NotPermitted(f"checkpoint '{checkpoint.name}' is recorded by instruments only")
+
+
+def refuse_lapsed_instrument(instrument: Instrument) -> None:
+    """A Conflict (409, ``calibration_lapsed``) naming the lapse when the equipment
+    ``instrument`` is registered as is out of calibration or out of service: its results are
+    refused until it is back in calibration."""
+    problem = instrument_calibration_problem(instrument, now=timezone.now())
+    if problem:
+        raise Conflict(
+            f"results of instrument {instrument.name} are refused: {problem}; record a passed "
+            "calibration to post again",
+            code="calibration_lapsed",
+        )
 
 
 def recorder_fields(actor: Actor) -> dict:

@@ -10,7 +10,7 @@ deviation it opens carries it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +21,7 @@ from protocol_tracker.audit.services import audit_record_many
 from protocol_tracker.core.actors import Person
 from protocol_tracker.core.errors import InvalidTransition, ValidationFailed
 from protocol_tracker.core.text import clean_text
+from protocol_tracker.equipment.models import Equipment
 from protocol_tracker.qc.models import DeviationKind, DeviationSeverity
 from protocol_tracker.qc.selectors import stage_qc_gaps
 from protocol_tracker.qc.services.deviations import deviation_create_system
@@ -33,6 +34,8 @@ from protocol_tracker.runs.services import (
     resolve_open_tasks,
     stage_run_complete,
 )
+from protocol_tracker.usage.selectors import stage_usage_gaps
+from protocol_tracker.usage.services import LotUse, record_usage
 
 WINDOW_REASON_MAX = 2000
 
@@ -45,18 +48,23 @@ def stage_complete(
     note: str = "",
     window_reason: str = "",
     task_resolutions: Iterable[TaskResolutionInput] = (),
+    lots: Sequence[LotUse] = (),
+    equipment: Sequence[Equipment] = (),
 ) -> StageRun:
-    """in progress / awaiting QC → completed, when every blocking checkpoint is satisfied.
+    """in progress / awaiting QC → completed, when every blocking checkpoint is satisfied and
+    every required line of the stage's bill of materials and equipment has been recorded.
 
-    Refused (``InvalidTransition``, nothing changed) while the gate is not met. Refused
-    (``ValidationFailed`` with ``window_reason`` and/or ``tasks`` errors, nothing changed) when
-    the stage finishes outside its allowed window without a ``window_reason``, or when a bench
-    task that fell due is still open without a resolution in ``task_resolutions``
-    (:func:`~protocol_tracker.runs.services.resolve_open_tasks`; occurrences not yet due become
-    not applicable). Then the open tasks are resolved, the runs engine completes the stage
-    (:func:`~protocol_tracker.runs.services.stage_run_complete`: dependants ready,
-    re-planning, the run's own completion) and a completion outside the window opens a
-    ``window`` deviation that carries the reason.
+    ``lots`` and ``equipment`` are recorded first, in the same transaction, through the usage
+    gates (``usage.services.record_usage``: a lot that may not be used or equipment out of
+    calibration refuses the whole completion). Refused (``InvalidTransition``, nothing changed)
+    while a gate is not met. Refused (``ValidationFailed`` with ``window_reason`` and/or
+    ``tasks`` errors, nothing changed) when the stage finishes outside its allowed window
+    without a ``window_reason``, or when a bench task that fell due is still open without a
+    resolution in ``task_resolutions`` (:func:`~protocol_tracker.runs.services.resolve_open_tasks`;
+    occurrences not yet due become not applicable). Then the open tasks are resolved, the runs
+    engine completes the stage (:func:`~protocol_tracker.runs.services.stage_run_complete`:
+    dependants ready, re-planning, the run's own completion) and a completion outside the window
+    opens a ``window`` deviation that carries the reason.
     """
     sr = lock_stage_run(stage_run.pk, run_id=stage_run.run_id)
     run = sr.run
@@ -64,13 +72,25 @@ def stage_complete(
     name = sr.stage.name
     refuse_unless_workable(run, sr, doing=f"completing stage '{name}'", refused="cannot complete")
     require_stage_transition(sr, StageStatus.COMPLETED, "only a stage in progress can complete")
+    now = timezone.now()
+    usage_changes = []
+    if lots or equipment:
+        usage_changes = record_usage(
+            run=run, stage_run=sr, actor=actor, now=now, lots=lots, equipment=equipment
+        ).changes
     gaps = stage_qc_gaps(sr)
     if gaps:
         raise InvalidTransition(
             f"stage '{name}' cannot complete: {gaps.describe()}",
             fields={"checkpoints": gaps.keys()},
         )
-    now = timezone.now()
+    missing = stage_usage_gaps(sr, lab_id=run.lab_id)
+    if missing:
+        raise InvalidTransition(
+            f"stage '{name}' cannot complete: {missing.describe()}",
+            code="materials_missing",
+            fields={"lots": missing.materials, "equipment": missing.equipment},
+        )
     early, late = sr.due_at - sr.stage.window_early, sr.due_at + sr.stage.window_late
     outside = not early <= now <= late
     hours = abs(now - sr.due_at).total_seconds() / 3600
@@ -82,9 +102,9 @@ def stage_complete(
             f"stage '{name}' finishes {hours:.1f} h {which}, outside its allowed window: "
             "give the reason first (it goes into the window deviation)"
         ]
-    changes = []
+    changes = list(usage_changes)
     try:
-        changes = resolve_open_tasks(sr, run, resolutions=task_resolutions, actor=actor, now=now)
+        changes += resolve_open_tasks(sr, run, resolutions=task_resolutions, actor=actor, now=now)
     except ValidationFailed as exc:
         problems.update(exc.fields)
     if problems:

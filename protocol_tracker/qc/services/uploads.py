@@ -28,6 +28,7 @@ from protocol_tracker.protocols.models import CheckpointTemplate
 from protocol_tracker.qc.models import InstrumentUpload, RawFileStatus, UploadStatus
 from protocol_tracker.qc.services.formats import IngestTargets, check_size, detect_format
 from protocol_tracker.qc.services.ingest import instrument_file_ingest, raw_file_mark
+from protocol_tracker.qc.services.preparing import refuse_lapsed_instrument
 from protocol_tracker.qc.services.raw_files import raw_file_store
 from protocol_tracker.runs.models import StageRun
 
@@ -105,6 +106,9 @@ def instrument_upload_receive(
     is kept and the upload's status tells how parsing went.
     """
     targets = targets or IngestTargets()
+    for instrument_ in (actor, targets.instrument):
+        if isinstance(instrument_, Instrument):
+            refuse_lapsed_instrument(instrument_)
     file_format = detect_format(data[:1024], filename, content_type)
     check_size(file_format.kind, len(data), limit=settings.INSTRUMENT_UPLOAD_MAX_BYTES)
     lab = _upload_lab(actor=actor, targets=targets, lab=lab)

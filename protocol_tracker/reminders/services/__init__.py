@@ -46,6 +46,10 @@ from protocol_tracker.reminders.services.delivery import (
 )
 from protocol_tracker.reminders.services.digests import digests_sweep
 from protocol_tracker.reminders.services.qc_alerts import qc_failure_notify, qc_failures_catch_up
+from protocol_tracker.reminders.services.recall_alerts import (
+    lot_recall_notify,
+    lot_recalls_catch_up,
+)
 from protocol_tracker.reminders.services.sweep import SENDING_LEASE, SweepResult, reminders_sweep
 from protocol_tracker.reminders.services.webhooks import (
     DeliveryDraft,
@@ -74,6 +78,8 @@ __all__ = [
     "digests_sweep",
     "dispatch_on_commit",
     "insert_missing",
+    "lot_recall_notify",
+    "lot_recalls_catch_up",
     "notification_mark_read",
     "notification_mark_unread",
     "notification_preference_update",

@@ -25,6 +25,10 @@ from protocol_tracker.reminders.rendering import email_message
 from protocol_tracker.reminders.schedule import Timing
 from protocol_tracker.reminders.selectors import digest_for_lab, notification_preference_for
 from protocol_tracker.reminders.services.claims import notifications_enqueue_pending
+from protocol_tracker.reminders.services.equipment_due import (
+    equipment_kinds,
+    equipment_stale_reason,
+)
 from protocol_tracker.runs.models import WORKING_RUN_STATUSES, StageRun, TaskOccurrence
 
 # --- sending -------------------------------------------------------------------------------
@@ -49,6 +53,8 @@ def _stale_reason(notification: Notification, now: datetime) -> str:
     """Why a reminder about work is no longer owed ('' when it still is)."""
     if notification.kind not in WORK_KINDS:
         return ""
+    if notification.object_type in equipment_kinds():
+        return equipment_stale_reason(notification, now)
     if notification.object_type == NotificationObject.STAGE_RUN:
         stage_run = (
             StageRun.objects.select_related("run__lab", "stage")

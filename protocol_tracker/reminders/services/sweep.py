@@ -28,6 +28,7 @@ from protocol_tracker.reminders.services.claims import (
     notifications_enqueue_pending,
     webhook_deliveries_enqueue_pending,
 )
+from protocol_tracker.reminders.services.equipment_due import equipment_due_rows
 from protocol_tracker.reminders.services.webhooks import DeliveryDraft, webhook_deliveries_create
 from protocol_tracker.runs.models import (
     OPEN_STAGE_STATUSES,
@@ -248,6 +249,7 @@ def reminders_sweep(*, now: datetime) -> SweepResult:
                     },
                 )
             )
+    rows += equipment_due_rows(now)
     result = SweepResult(created=insert_missing(rows))
     webhook_deliveries_create(drafts=drafts, now=now)
     result.abandoned = _abandon_stale_sends(now)

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,6 +16,7 @@ from protocol_tracker.qc import services as qc_services
 from protocol_tracker.runs import selectors as run_selectors
 from protocol_tracker.runs import services as run_services
 from protocol_tracker.web.access import domain_message, lab_view, or_404, require, use_lab
+from protocol_tracker.web.views.usage import usage_page_for_stage, usage_page_for_task
 
 
 def board_data(lab, *, user=None, mine: bool = False) -> dict:
@@ -67,6 +68,14 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
     return redirect(target)
 
 
+def _to_usage_page(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    target = reverse(name, args=[pk])
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        target += "?" + urlencode({"next": back})
+    return redirect(target)
+
+
 def _run_action(request: HttpRequest, call, success: str, default_next: str) -> HttpResponse:
     try:
         call()
@@ -98,6 +107,8 @@ def stage_complete(request: HttpRequest, pk: int) -> HttpResponse:
     stage_run = or_404(run_selectors.stage_run_for_user, stage_run_id=pk, user=request.user)
     use_lab(request, stage_run.run.lab)
     require(request.perms.can_work)
+    if usage_page_for_stage(stage_run):  # its bill asks for lots or equipment first
+        return _to_usage_page(request, "web:stage_materials", pk)
     note = request.POST.get("note", "").strip()
     try:
         qc_services.stage_complete(stage_run=stage_run, actor=request.user, note=note)
@@ -122,6 +133,8 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     occurrence = or_404(run_selectors.task_occurrence_for_user, occurrence_id=pk, user=request.user)
     use_lab(request, occurrence.stage_run.run.lab)
     require(request.perms.can_work)
+    if usage_page_for_task(occurrence):  # its bill asks for the lots used
+        return _to_usage_page(request, "web:task_record", pk)
     return _run_action(
         request,
         lambda: run_services.task_done(occurrence=occurrence, actor=request.user),

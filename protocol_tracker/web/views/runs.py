@@ -30,6 +30,7 @@ from protocol_tracker.web.access import (
 from protocol_tracker.web.custody_page import custody_context, custody_record_context
 from protocol_tracker.web.forms import DATETIME_FORMATS, LocalDateTimeInput, local_now_minute
 from protocol_tracker.web.runpage import run_page_data
+from protocol_tracker.web.stockpage import stock_run_context
 from protocol_tracker.web.views.clinical import batch_followup
 from protocol_tracker.web.views.release import review_context
 
@@ -102,6 +103,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     context = run_page_data(run)
     context.update(custody_context(run))
+    context.update(stock_run_context(run))
     context["nav"] = "runs"
     return render(request, "web/run_detail.html", context)
 
@@ -112,6 +114,7 @@ def batch_record(request: HttpRequest, pk: int) -> HttpResponse:
     context = run_page_data(run)
     context.update(custody_record_context(run))
     context.update(review_context(run))
+    context.update(stock_run_context(run))
     context["nav"] = "runs"
     context.update(batch_followup(run))
     return render(request, "web/batch_record.html", context)

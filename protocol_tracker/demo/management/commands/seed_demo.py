@@ -13,6 +13,7 @@ from protocol_tracker.demo.clinical import demo_clinical_seed
 from protocol_tracker.demo.custody import demo_custody_seed
 from protocol_tracker.demo.release import demo_protocols_approve, demo_release_seed
 from protocol_tracker.demo.runs import demo_runs_seed
+from protocol_tracker.demo.stock import demo_stock_seed
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo accounts exist only outside production
 DEMO_LABS = [
@@ -90,5 +91,12 @@ class Command(BaseCommand):
             technician=users["demo-tech"],
             reviewer=users["demo-reviewer"],
             clinician=users["demo-clinician"],
+            password=DEMO_PASSWORD,
+        )
+        demo_stock_seed(
+            lab=labs["demo"],
+            technician=users["demo-tech"],
+            reviewer=users["demo-reviewer"],
+            admin=users["demo-admin"],
             password=DEMO_PASSWORD,
         )

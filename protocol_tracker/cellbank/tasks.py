@@ -1,0 +1,2 @@
+"""Celery tasks of this app: none yet (its work is done in the request; reminders sweep its due
+dates)."""

@@ -1,0 +1,1 @@
+"""Cell-bank storage: tanks, racks, boxes (a configurable geometry) and their positions."""
